@@ -6,6 +6,72 @@
 // The package knows the contract only. Drivers for real and simulated scan
 // guns live in tillpay/drivers/... and register themselves with Register in
 // an init function, so that a program chooses its drivers by importing them.
+//
+// # Using it from a till
+//
+// A till creates a Manager with its scan-gun addresses, runs it, ranges
+// over its events and arms it around each payment:
+//
+//	m, err := scanner.NewManager([]string{"serial:/dev/ttyACM0?suffix=cr", "sim:tcp=127.0.0.1:7000"})
+//	go m.Run(ctx)                  // until ctx ends; then Events is closed
+//	for ev := range m.Events() {
+//		switch ev.Kind {
+//		case scanner.EventScan:    // ev.Use: ForPayment, NotArmed or Duplicate
+//			if ev.ForPayment() { charge(ev.Scan.Label) }
+//		case scanner.EventStatus:  // ev.State, ev.Detail ("Scanner … was unplugged; reconnecting")
+//		case scanner.EventBadScan: // bytes that are no code; ev.Detail asks to scan again
+//		}
+//	}
+//
+// Arm makes the next code a payment code: the first scan after it is
+// delivered with Use ForPayment and the Manager disarms (UnifiedPOS
+// AutoDisable), so a second read never charges twice; Disarm cancels.
+// Scans while disarmed come as NotArmed. The same label read again within
+// the no-rescan window (3 s, WithRescanWindow), by any device, comes as
+// Duplicate and leaves the Manager armed. A device GUI-fed or opened
+// elsewhere (the keyboard wedge) joins with Attach. Status lists every
+// device's state for a status screen.
+//
+// Unplugged devices are reopened with jittered, capped exponential backoff
+// (WithBackoff). A problem is shown only when it lasts longer than the
+// time-to-visible (2 s, WithStatusDelay), so a blip does not flap the
+// status; errors wrapping ErrNotFound, ErrPermission or ErrBusy get a
+// sentence that says what to do. Time comes from an injectable Clock.
+//
+// # Framing
+//
+// Each device has its own Framer, so codes from two guns never merge. A
+// byte stream (serial, simulated) is split into codes; framed chunks (HID
+// POS, keyboard wedge) skip the splitting but get the rest. The framing
+// parameters of an address:
+//
+//	suffix=auto|cr|lf|crlf|tab|none  the terminator after each code.
+//	        auto (default): CR, LF or CRLF, never an empty code from a CRLF;
+//	        cr also swallows the LF of a CRLF; lf strips a CR before the LF;
+//	        crlf keeps a lone CR inside the code (2D codes with line breaks);
+//	        none: a code ends after idle silence.
+//	idle=80ms   silence that finishes a partial code: it is the code with
+//	        suffix=none (default 80ms), otherwise the code was cut and is
+//	        discarded as incomplete (default 500ms; idle=0 waits forever).
+//	prefix=TEXT, trailer=TEXT  text the scanner adds before / after each
+//	        code, stripped when present (URL-escaped: prefix=%5C000026).
+//	maxlen=N    longest code in bytes (default 4096); a longer one is
+//	        reported as ErrTooLong and dropped up to the next terminator.
+//	aim=auto|off  auto (default) recognises an AIM identifier "]cm" at the
+//	        start of a code, strips it and sets Scan.AIM and Symbology
+//	        (]Q1 QR, ]C0 Code 128, ]C1 GS1-128, ]E0 EAN-13, ]E4 EAN-8, ]d1
+//	        ]d2 DataMatrix, ]A Code 39, ]I ITF, ]L PDF417, ]z Aztec, …);
+//	        a code starting with a partial one is refused. off: kept as data.
+//
+// STX…ETX framing is stripped (and an ETX ends an STX frame), NULs between
+// codes are skipped, GS (0x1D) and other GS1/ISO 15434 separators stay in
+// the label. A code that is not valid UTF-8 or holds other control
+// characters, or is cut by an unplug or the end of a stream, is reported
+// as an EventBadScan wrapping ErrBadData or ErrIncomplete (a *FrameError
+// with the raw bytes), never delivered as a code. A code without AIM
+// identifier right after one with an identifier is taken for the tail of
+// a code split at a CR inside it and refused. The Framer allocates per
+// code, never per byte.
 package scanner
 
 import (
