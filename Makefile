@@ -4,12 +4,25 @@ BIN     ?= bin
 PKGS    ?= ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test vet fmt-check bench fuzz run demo clean
+.PHONY: all deps build test vet fmt-check bench fuzz run demo clean
 
 all: build
 
+## deps: the Debian packages for cgo and Fyne (asks for sudo when not root)
+deps:
+	@bash scripts/install-deps.sh
+
 build:
-	$(GO) build -o $(BIN)/ ./cmd/... .
+	$(GO) build -o $(BIN)/tillpay .
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: the till with its bundled backend and a demo payer
+run: deps build
+	$(BIN)/tillpay $(ARGS)
+
+## demo: one payment end to end, printed
+demo: build
+	bash scripts/demo.sh
 
 ## test: formatting, vet, and the whole suite under the race detector
 test: fmt-check vet
@@ -25,6 +38,7 @@ fmt-check:
 ## bench: the performance figures, machine-readable (see docs/operations.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	bash bench/serial/run.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -1,0 +1,231 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tillpay/backend/api"
+	"tillpay/backend/client"
+	"tillpay/paycode"
+)
+
+// Benchmarks. Run them with
+//
+//	go test -run XXX -bench . ./backend/
+//	TILLPAY_BENCH_LARGE=1 go test -run XXX -bench Verify ./backend/   # adds 1,000,000 payers
+//
+// They report payments/s and ns/verify as custom metrics, one line each.
+
+type benchPayer struct {
+	keyID paycode.KeyID
+	seed  []byte
+}
+
+// bulkPayers inserts n enrolled payers with balance, straight into the
+// database in large transactions, with key ids from first.
+func bulkPayers(tb testing.TB, s *Service, first, n int, balance int64) []benchPayer {
+	tb.Helper()
+	ctx := context.Background()
+	out := make([]benchPayer, n)
+	const chunk = 20_000
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		_, err := s.w.do1(ctx, func(t *txn) (any, error) {
+			fund, err := s.fundingAccount(t)
+			if err != nil {
+				return nil, err
+			}
+			for i := lo; i < hi; i++ {
+				id := fmt.Sprintf("bench-%d", first+i)
+				key := int64(first + i)
+				seed := make([]byte, paycode.SeedBytes)
+				rand.Read(seed)
+				out[i] = benchPayer{keyID: paycode.KeyID(key), seed: seed}
+				acc, err := t.insert("INSERT INTO accounts(kind, owner, currency) VALUES ('payer', ?, 'CNY')", id)
+				if err != nil {
+					return nil, err
+				}
+				if _, err := t.exec(`INSERT INTO payers(id, name, pw_hash, account, free_limit, offline_credit, created)
+					VALUES (?, ?, 'none', ?, ?, 0, 0)`, id, id, acc, DefaultPasswordFreeLimit); err != nil {
+					return nil, err
+				}
+				if _, err := t.exec("INSERT INTO enrolments(key_id, payer, seed_sealed, created) VALUES (?, ?, ?, 0)",
+					key, id, s.seal.seal(seed, seedAD(key))); err != nil {
+					return nil, err
+				}
+				if balance > 0 {
+					if err := transfer(t, fund, acc, balance, "topup", nil, 0); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return nil, nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return out
+}
+
+func benchService(tb testing.TB, now time.Time) *Service {
+	tb.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	s, err := Open(context.Background(), tb.TempDir()+"/bench.db", key,
+		WithClock(func() time.Time { return now }))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkPayHTTP measures durable payments per second through HTTP on
+// loopback (real server, real SQLite file, each answered after its commit
+// is durable), beside a no-op handler behind the same authentication.
+func BenchmarkPayHTTP(b *testing.B) {
+	for _, conc := range []int{1, 16, 64} {
+		for _, kind := range []string{"noop", "pay"} {
+			b.Run(fmt.Sprintf("%s/c=%d", kind, conc), func(b *testing.B) { benchPay(b, kind, conc) })
+		}
+	}
+}
+
+func benchPay(b *testing.B, kind string, conc int) {
+	now := time.Now()
+	s := benchService(b, now)
+	ctx := context.Background()
+	if err := s.AddMerchant(ctx, "shop", "Shop"); err != nil {
+		b.Fatal(err)
+	}
+	tc, err := s.AddTerminal(ctx, "shop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Every payer has 30 fresh codes at the fixed clock: ten per step for
+	// the steps before, at and after it.
+	const perPayer = (2*paycode.Skew + 1) * paycode.SeqPerStep
+	payers := bulkPayers(b, s, 1, b.N/perPayer+1, 1_000_000)
+	codes := make([]string, b.N)
+	step := paycode.StepAt(now)
+	for i := range codes {
+		p := payers[i/perPayer]
+		k := i % perPayer
+		codes[i], _ = paycode.Generate(p.seed, p.keyID, step-paycode.Skew+int64(k/paycode.SeqPerStep), k%paycode.SeqPerStep)
+	}
+	var h http.Handler = s.Handler()
+	if kind == "noop" {
+		h = s.TerminalHandler(maxBody, func(w http.ResponseWriter, r *http.Request, t *Terminal, body []byte) {
+			var req api.PayRequest
+			if err := decodeStrict(body, &req); err != nil {
+				s.answer(w, nil, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, api.Order{MerchantOrder: req.MerchantOrder, Status: api.StatusPaid,
+				Amount: req.Amount, Refunded: req.Amount, Created: now, Updated: now, ScanTime: now})
+		})
+		mux := http.NewServeMux()
+		mux.Handle("POST "+api.PathPay, h)
+		h = mux
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * conc, MaxIdleConns: 2 * conc}}
+	term, err := client.NewTerminal(srv.URL, tc.ID, tc.Key, client.WithHTTPClient(hc),
+		client.WithClock(func() time.Time { return now }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				o, err := term.Pay(ctx, api.PayRequest{MerchantOrder: fmt.Sprintf("b-%d", i), Code: codes[i], Amount: cny(1)})
+				if err == nil && o.Status != api.StatusPaid {
+					err = fmt.Errorf("payment %d: %s/%s", i, o.Status, o.Reason)
+				}
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "payments/s")
+	if kind == "pay" {
+		if mfs, err := s.Registry().Gather(); err == nil {
+			for _, mf := range mfs {
+				switch mf.GetName() {
+				case "tillpay_commit_group_size":
+					h := mf.GetMetric()[0].GetHistogram()
+					b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount()), "ops/commit")
+				case "tillpay_commit_duration_seconds":
+					h := mf.GetMetric()[0].GetHistogram()
+					b.ReportMetric(1e6*h.GetSampleSum()/float64(h.GetSampleCount()), "µs/commit")
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkVerify measures finding a code's enrolment and checking its
+// token, with 1,000 payers and (TILLPAY_BENCH_LARGE=1) 1,000,000.
+func BenchmarkVerify(b *testing.B) {
+	sizes := []int{1_000}
+	if os.Getenv("TILLPAY_BENCH_LARGE") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		// The setup is made once per size, outside the timed rounds.
+		now := time.Now()
+		s := benchService(b, now)
+		start := time.Now()
+		payers := bulkPayers(b, s, 1, n, 0)
+		b.Logf("%d payers inserted in %s", n, time.Since(start).Round(time.Millisecond))
+		// Codes of payers spread over the whole table.
+		codes := make([]paycode.Code, 4096)
+		for i := range codes {
+			p := payers[mrand.IntN(len(payers))]
+			c, _ := paycode.Generate(p.seed, p.keyID, paycode.StepAt(now), i%paycode.SeqPerStep)
+			codes[i], _ = paycode.Parse(c)
+		}
+		payers = nil
+		ctx := context.Background()
+		b.Run(fmt.Sprintf("payers=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				v, err := s.verifyCode(ctx, codes[i%len(codes)], now)
+				if err != nil || !v.enrolled || v.err != nil {
+					b.Fatalf("verify: %+v %v", v, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/verify")
+		})
+		s.Close()
+	}
+}

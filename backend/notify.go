@@ -1,0 +1,160 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"tillpay/backend/api"
+)
+
+// The notifier drains the outbox, which every deduction and refund writes
+// in its own transaction, to two sinks: the payer's inbox (read by the
+// wallet) and, if the payer has one, a webhook. Delivery is at least once:
+// a notification is marked done only after its sink took it, and carries
+// its id so that a receiver can drop repeats.
+
+// NotificationHeader carries a webhook notification's id.
+const NotificationHeader = "Tillpay-Notification-Id"
+
+func (s *Service) runNotifier(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.notifyInterval)
+	defer tick.Stop()
+	for {
+		if err := s.Deliver(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("delivering notifications", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// Deliver runs one pass of the notifier: it moves new notifications to the
+// payers' inboxes and posts those due to webhooks.
+func (s *Service) Deliver(ctx context.Context) error {
+	res, err := s.w.do1(ctx, func(t *txn) (any, error) {
+		r, err := t.exec(`INSERT OR IGNORE INTO inbox(id, payer, body)
+			SELECT id, payer, body FROM outbox WHERE inbox_done = 0`)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.exec("UPDATE outbox SET inbox_done = 1 WHERE inbox_done = 0"); err != nil {
+			return nil, err
+		}
+		// Payers without a webhook need nothing more.
+		if _, err := t.exec(`UPDATE outbox SET hook_done = 1 WHERE hook_done = 0
+			AND payer IN (SELECT id FROM payers WHERE webhook = '')`); err != nil {
+			return nil, err
+		}
+		return r.RowsAffected()
+	})
+	if err != nil {
+		return err
+	}
+	if n := res.(int64); n > 0 {
+		s.m.notified.WithLabelValues("inbox", "ok").Add(float64(n))
+	}
+	return s.postWebhooks(ctx)
+}
+
+type hookDue struct {
+	id       int64
+	body     string
+	url      string
+	attempts int
+}
+
+func (s *Service) postWebhooks(ctx context.Context) error {
+	st, err := s.rstmt(ctx, `SELECT o.id, o.body, p.webhook, o.hook_attempts FROM outbox o
+		JOIN payers p ON p.id = o.payer WHERE o.hook_done = 0 AND o.hook_next <= ? ORDER BY o.id LIMIT 100`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, s.now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	var due []hookDue
+	for rows.Next() {
+		var h hookDue
+		if err := rows.Scan(&h.id, &h.body, &h.url, &h.attempts); err != nil {
+			rows.Close()
+			return fmt.Errorf("storage: %w", err)
+		}
+		due = append(due, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	for _, h := range due {
+		err := s.postOne(ctx, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		h.attempts++
+		done, next := err == nil, int64(0)
+		if err != nil {
+			if h.attempts >= s.cfg.hookMaxAttempts {
+				done = true
+				s.log.Error("webhook given up", "notification", h.id, "attempts", h.attempts, "err", err)
+				s.m.notified.WithLabelValues("webhook", "given_up").Inc()
+			} else {
+				d := s.cfg.hookBackoff << min(h.attempts-1, 30)
+				if d > s.cfg.hookMaxBackoff || d <= 0 {
+					d = s.cfg.hookMaxBackoff
+				}
+				next = s.now().Add(d).UnixNano()
+				s.log.Warn("webhook failed; will retry", "notification", h.id, "attempt", h.attempts,
+					"retry_in", d, "err", err)
+				s.m.notified.WithLabelValues("webhook", "retry").Inc()
+			}
+		} else {
+			s.m.notified.WithLabelValues("webhook", "ok").Inc()
+		}
+		if _, err := s.w.do1(ctx, func(t *txn) (any, error) {
+			return t.exec("UPDATE outbox SET hook_done = ?, hook_attempts = ?, hook_next = ? WHERE id = ?",
+				done, h.attempts, next, h.id)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) postOne(ctx context.Context, h hookDue) error {
+	var n api.Notification
+	if err := json.Unmarshal([]byte(h.body), &n); err != nil {
+		return err
+	}
+	n.ID = h.id
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(NotificationHeader, strconv.FormatInt(h.id, 10))
+	resp, err := s.cfg.hookClient.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) //nolint:errcheck // draining only
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}

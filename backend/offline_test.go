@@ -1,0 +1,144 @@
+package backend
+
+import (
+	"testing"
+	"time"
+
+	"tillpay/backend/api"
+	"tillpay/backend/client"
+)
+
+func TestOfflineBatch(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("lea", 1_000, func(p *NewPayer) { p.OfflineCredit = 5_000 })
+	rich := e.payer("max", 1_000_000)
+	now := e.clk.Now()
+	rec := func(order string, w *wallet, at time.Time, minor int64) api.PayRequest {
+		return e.term.SignRecord(api.PayRequest{MerchantOrder: order, Code: e.codeAt(w, at), Amount: cny(minor),
+			ScanTime: at, Offline: true})
+	}
+	tampered := rec("off-3", w, now.Add(-2*time.Hour), 100)
+	tampered.Amount = cny(1)
+	reused := rec("off-a", rich, now.Add(-time.Hour), 100)
+	reused2 := reused
+	reused2.MerchantOrder = "off-b"
+	reused2 = e.term.SignRecord(reused2)
+	batch := []api.PayRequest{
+		rec("off-1", w, now.Add(-48*time.Hour), 800),   // paid from the balance, verified at scan time
+		rec("off-2", w, now.Add(-47*time.Hour), 3_000), // paid on offline credit
+		tampered, // record edited after signing
+		rec("off-4", w, now.Add(-73*time.Hour), 100),                                                        // outside the 72 h window
+		rec("off-5", w, now.Add(10*time.Minute), 100),                                                       // in the future
+		rec("off-6", rich, now.Add(-time.Hour), 150_000),                                                    // above the password-free limit
+		rec("off-7", w, now.Add(-time.Hour), 5_000),                                                         // beyond the offline credit
+		{MerchantOrder: "off-8", Code: "28763443825664394", Amount: cny(100), ScanTime: now, Offline: true}, // Alipay
+		reused,
+		reused2, // the same code under another order
+		rec("off-1", w, now.Add(-time.Hour), 900), // order number reused with other content
+	}
+	res, err := e.term.PayBatch(e.ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ status, reason, err string }{
+		{api.StatusPaid, "", ""},
+		{api.StatusPaid, "", ""},
+		{api.StatusDeclined, api.ReasonRecordSignature, ""},
+		{api.StatusDeclined, api.ReasonOfflineWindow, ""},
+		{api.StatusDeclined, api.ReasonScanTimeFuture, ""},
+		{api.StatusDeclined, api.ReasonConfirmationNeeded, ""},
+		{api.StatusDeclined, api.ReasonInsufficientBalance, ""},
+		{"", "", api.ErrBadRequest},
+		{api.StatusPaid, "", ""},
+		{api.StatusDeclined, api.ReasonCodeUsed, ""},
+		{"", "", api.ErrConflict},
+	}
+	for i, r := range res {
+		switch {
+		case want[i].err != "":
+			if r.Error == nil || r.Error.Code != want[i].err || r.Order != nil {
+				t.Errorf("%d: %+v, want error %s", i, r, want[i].err)
+			}
+		case r.Order == nil:
+			t.Errorf("%d: error %+v, want %s/%s", i, r.Error, want[i].status, want[i].reason)
+		case r.Order.Status != want[i].status || r.Order.Reason != want[i].reason || !r.Order.Offline:
+			t.Errorf("%d: %s/%s, want %s/%s", i, r.Order.Status, r.Order.Reason, want[i].status, want[i].reason)
+		}
+	}
+	if got := e.balance("lea"); got != 1_000-800-3_000 {
+		t.Fatalf("balance %d, want -2800 (on credit)", got)
+	}
+	// Uploading the same batch again charges nothing more.
+	res2, err := e.term.PayBatch(e.ctx, batch[:2])
+	if err != nil || res2[0].Order.Status != api.StatusPaid || res2[1].Order.Status != api.StatusPaid {
+		t.Fatalf("repeat: %+v %v", res2, err)
+	}
+	if got := e.balance("lea"); got != -2_800 {
+		t.Fatalf("balance %d after repeat", got)
+	}
+	// One by one works too, and a record needs its signature.
+	one := rec("off-9", rich, now.Add(-time.Minute), 100)
+	o, err := e.term.Pay(e.ctx, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, o, api.StatusPaid, "")
+	unsigned := rec("off-10", rich, now.Add(-time.Minute), 100)
+	unsigned.RecordSig = ""
+	o, _ = e.term.Pay(e.ctx, unsigned)
+	wantStatus(t, o, api.StatusDeclined, api.ReasonRecordSignature)
+	// Batch limits.
+	if _, err := e.term.PayBatch(e.ctx, make([]api.PayRequest, api.MaxBatch+1)); err == nil {
+		t.Fatal("oversized batch accepted")
+	}
+	if _, err := e.term.PayBatch(e.ctx, nil); !client.IsCode(err, api.ErrBadRequest) {
+		t.Fatalf("empty batch: %v", err)
+	}
+	e.audit()
+}
+
+func TestOfflineBatchManyPayers(t *testing.T) {
+	// A batch of many payers' payments goes through in one request. (Kept
+	// small: the race detector slows SQLite a hundredfold.)
+	const n = 500
+	e := newEnv(t)
+	var batch []api.PayRequest
+	var ws []*wallet
+	for i := range 50 {
+		ws = append(ws, e.payer("p"+string(rune('A'+i%26))+string(rune('a'+i/26)), 100_000))
+	}
+	at := e.clk.Now().Add(-3 * time.Hour)
+	for i := range n {
+		w := ws[i%len(ws)]
+		batch = append(batch, e.term.SignRecord(api.PayRequest{MerchantOrder: "fast-" + itoa(i),
+			Code: e.codeAt(w, at), Amount: cny(10), ScanTime: at, Offline: true}))
+	}
+	res, err := e.term.PayBatch(e.ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := 0
+	for _, r := range res {
+		if r.Order != nil && r.Order.Status == api.StatusPaid {
+			paid++
+		}
+	}
+	if paid != n {
+		t.Fatalf("%d of %d paid", paid, n)
+	}
+	if got := e.merchantBalance(); got != 10*n {
+		t.Fatalf("merchant balance %d", got)
+	}
+	e.audit()
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}

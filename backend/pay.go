@@ -1,0 +1,411 @@
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"tillpay/backend/api"
+	"tillpay/money"
+	"tillpay/paycode"
+)
+
+// checkOrderNo validates a merchant order or refund number: 1–64 visible
+// ASCII characters.
+func checkOrderNo(what, s string) error {
+	if s == "" || len(s) > 64 {
+		return badRequest("%s must have 1 to 64 characters", what)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return badRequest("%s may hold visible ASCII characters only (no spaces)", what)
+		}
+	}
+	return nil
+}
+
+// checkAmount validates an amount to charge or refund.
+func (s *Service) checkAmount(a money.Amount) error {
+	if err := a.CheckPayable(); err != nil {
+		return badRequest("amount: %v", err)
+	}
+	if a.Currency != s.cfg.currency {
+		return badRequest("amount: this backend takes %s, not %s", s.cfg.currency, a.Currency)
+	}
+	return nil
+}
+
+// payPrep is a validated payment with its code verified, ready for the
+// writer.
+type payPrep struct {
+	req      api.PayRequest
+	code     paycode.Code
+	codeHash []byte
+	sigOK    bool // offline record signature matches
+	checked  bool // the code was verified (skipped for records refused before)
+	ver      verification
+}
+
+// verification is the outcome of checking a code against its enrolment.
+type verification struct {
+	enrolled bool // the key id names a current enrolment
+	payer    string
+	match    paycode.Match
+	err      error // nil, paycode.ErrExpired or paycode.ErrInvalid
+}
+
+// validatePay checks a payment request's form: nothing here needs the
+// database.
+func (s *Service) validatePay(req api.PayRequest) (paycode.Code, error) {
+	if err := checkOrderNo("merchant_order", req.MerchantOrder); err != nil {
+		return paycode.Code{}, err
+	}
+	if err := s.checkAmount(req.Amount); err != nil {
+		return paycode.Code{}, err
+	}
+	code, err := paycode.Parse(req.Code)
+	if err != nil {
+		var fe *paycode.ForeignError
+		if errors.As(err, &fe) {
+			return code, badRequest("code: this is a %s payment code; this backend takes tillpay codes only", fe.Provider)
+		}
+		return code, badRequest("code: %v", err)
+	}
+	if req.Offline && req.ScanTime.IsZero() {
+		return code, badRequest("scan_time: an offline payment needs the time it was scanned")
+	}
+	return code, nil
+}
+
+// verifyCode finds the code's enrolment and checks its token at time at.
+// The seed is opened for this one check and not kept: AES-GCM on 32 bytes
+// costs far less than the HMAC that follows, so a cache of plaintext seeds
+// would save little and keep every payer's secret in memory.
+func (s *Service) verifyCode(ctx context.Context, code paycode.Code, at time.Time) (verification, error) {
+	var payer string
+	var box []byte
+	err := s.readRow(ctx, "SELECT payer, seed_sealed FROM enrolments WHERE key_id = ? AND revoked IS NULL",
+		[]any{int64(code.KeyID)}, &payer, &box)
+	if isNoRows(err) {
+		return verification{}, nil
+	}
+	if err != nil {
+		return verification{}, fmt.Errorf("storage: %w", err)
+	}
+	seed, err := s.seal.open(box, seedAD(int64(code.KeyID)))
+	if err != nil {
+		return verification{}, err
+	}
+	m, verr := paycode.Verify(seed, code, at)
+	clear(seed)
+	switch {
+	case verr == nil, errors.Is(verr, paycode.ErrExpired), errors.Is(verr, paycode.ErrInvalid):
+	default:
+		return verification{}, verr
+	}
+	return verification{enrolled: true, payer: payer, match: m, err: verr}, nil
+}
+
+func seedAD(keyID int64) string { return fmt.Sprintf("seed:%07d", keyID) }
+
+// prepare validates and verifies a payment outside the writer.
+func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayRequest) (*payPrep, error) {
+	code, err := s.validatePay(req)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(req.Code))
+	p := &payPrep{req: req, code: code, codeHash: sum[:]}
+	at := s.now()
+	if req.Offline {
+		p.sigOK = api.VerifyRecordSignature(term.key, req)
+		if !p.sigOK || s.offlineReason(req.ScanTime, at) != "" {
+			return p, nil // refused before the code is looked at
+		}
+		at = req.ScanTime
+	}
+	if p.ver, err = s.verifyCode(ctx, code, at); err != nil {
+		return nil, err
+	}
+	p.checked = true
+	return p, nil
+}
+
+// offlineReason refuses a scan time in the future or outside the window.
+func (s *Service) offlineReason(scan, now time.Time) string {
+	switch {
+	case scan.After(now.Add(s.cfg.futureTolerance)):
+		return api.ReasonScanTimeFuture
+	case scan.Before(now.Add(-s.cfg.offlineWindow)):
+		return api.ReasonOfflineWindow
+	}
+	return ""
+}
+
+// payResult is what a payment operation gives back.
+type payResult struct {
+	order *orderRow
+	fresh bool // created now (not an idempotent repeat)
+}
+
+// Pay takes one payment from a terminal.
+func (s *Service) Pay(ctx context.Context, term *Terminal, req api.PayRequest) (api.Order, error) {
+	p, err := s.prepare(ctx, term, req)
+	if err != nil {
+		return api.Order{}, err
+	}
+	res, err := s.w.do1(ctx, func(t *txn) (any, error) { return s.payOp(t, term, p) })
+	if err != nil {
+		return api.Order{}, err
+	}
+	return s.finishPay(term, res.(payResult)), nil
+}
+
+func (s *Service) finishPay(term *Terminal, r payResult) api.Order {
+	o := r.order
+	if r.fresh {
+		s.m.payments.WithLabelValues(o.status, o.reason).Inc()
+		s.log.Info("payment", "terminal", term.ID, "merchant", term.Merchant, "order", o.mo,
+			"code", o.codeMasked, "amount", o.amount, "currency", o.currency, "status", o.status,
+			"reason", o.reason, "offline", o.offline)
+	}
+	return o.api()
+}
+
+// PayBatch takes offline payments uploaded together: each is handled as if
+// sent alone, in order, all in as few transactions as the writer needs.
+func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRequest) ([]api.BatchResult, error) {
+	if len(reqs) > api.MaxBatch {
+		return nil, badRequest("a batch holds at most %d payments, not %d", api.MaxBatch, len(reqs))
+	}
+	out := make([]api.BatchResult, len(reqs))
+	var fns []func(*txn) (any, error)
+	var idx []int
+	for i, req := range reqs {
+		p, err := s.prepare(ctx, term, req)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				return nil, err
+			}
+			out[i].Error = &api.ErrorBody{Code: e.Code, Message: e.Message}
+			continue
+		}
+		fns = append(fns, func(t *txn) (any, error) { return s.payOp(t, term, p) })
+		idx = append(idx, i)
+	}
+	if len(fns) == 0 {
+		return out, nil
+	}
+	ops, err := s.w.do(ctx, fns...)
+	if err != nil {
+		return nil, err
+	}
+	for j, op := range ops {
+		i := idx[j]
+		if op.err != nil {
+			var e *Error
+			if !errors.As(op.err, &e) || e.Status >= 500 {
+				return nil, op.err
+			}
+			out[i].Error = &api.ErrorBody{Code: e.Code, Message: e.Message}
+			continue
+		}
+		o := s.finishPay(term, op.res.(payResult))
+		out[i].Order = &o
+	}
+	return out, nil
+}
+
+// payOp decides and records a payment inside the writer's transaction.
+func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
+	now := s.now()
+	req := p.req
+	// Idempotency on (merchant, merchant order).
+	old, err := orderIn(t, term.Merchant, req.MerchantOrder)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if old.codeHash == nil { // cancelled before any payment arrived
+			return payResult{order: old}, nil
+		}
+		if subtle.ConstantTimeCompare(old.codeHash, p.codeHash) != 1 ||
+			old.amount != req.Amount.Minor || old.currency != req.Amount.Currency {
+			return nil, conflict("order %s exists with another code or amount; use a new merchant order number",
+				req.MerchantOrder)
+		}
+		if old.waitingExpired(now) {
+			if err := s.closeExpired(t, old, now); err != nil {
+				return nil, err
+			}
+		}
+		return payResult{order: old}, nil
+	}
+	scan := req.ScanTime
+	if scan.IsZero() {
+		scan = now
+	}
+	o := &orderRow{
+		merchant: term.Merchant, mo: req.MerchantOrder, terminal: term.ID,
+		codeHash: p.codeHash, codeMasked: paycode.Mask(req.Code),
+		amount: req.Amount.Minor, currency: req.Amount.Currency,
+		keyID:   sql.NullInt64{Int64: int64(p.code.KeyID), Valid: true},
+		offline: req.Offline, scanTime: scan.UnixNano(), created: now.UnixNano(), updated: now.UnixNano(),
+	}
+	decline := func(reason string) (any, error) {
+		o.setOutcome(api.StatusDeclined, reason)
+		if err := insertOrder(t, o); err != nil {
+			return nil, err
+		}
+		return payResult{order: o, fresh: true}, nil
+	}
+	if req.Offline {
+		if !p.sigOK {
+			return decline(api.ReasonRecordSignature)
+		}
+		if r := s.offlineReason(req.ScanTime, now); r != "" {
+			return decline(r)
+		}
+	}
+	if !p.checked {
+		return decline(api.ReasonCodeInvalid) // not reached: prepare checks all others
+	}
+	// The enrolment as it stands now (it may have been revoked meanwhile),
+	// with its payer's account.
+	var payer string
+	var failures int
+	var locked, acc, balance, limit, credit int64
+	err = t.row(`SELECT e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit
+		FROM enrolments e JOIN payers p ON p.id = e.payer JOIN accounts a ON a.id = p.account
+		WHERE e.key_id = ? AND e.revoked IS NULL`,
+		[]any{int64(p.code.KeyID)}, &payer, &failures, &locked, &acc, &balance, &limit, &credit)
+	if isNoRows(err) || err == nil && (!p.ver.enrolled || payer != p.ver.payer) {
+		return decline(api.ReasonUnknownPayer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	o.payer = payer
+	valid := p.ver.err == nil
+	if valid {
+		o.counter = sql.NullInt64{Int64: int64(p.ver.match.Counter), Valid: true}
+	}
+	// useCode records the code as used: it is dead from now on, whatever
+	// the outcome. It reports whether the code was fresh.
+	useCode := func() (bool, error) {
+		res, err := t.exec("INSERT OR IGNORE INTO used_codes(key_id, counter, at) VALUES (?, ?, ?)",
+			int64(p.code.KeyID), int64(p.ver.match.Counter), now.UnixNano())
+		if err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n == 1, err
+	}
+	// Throttling (RFC 4226 §7.3), decided here in the single writer so that
+	// parallel guesses from many terminals are all counted.
+	if locked > now.UnixNano() {
+		if valid {
+			if _, err := useCode(); err != nil {
+				return nil, err
+			}
+		}
+		o.setOutcome(api.StatusDeclined, api.ReasonThrottled)
+		o.message = throttledMessage(time.Duration(locked - now.UnixNano()))
+		if err := insertOrder(t, o); err != nil {
+			return nil, err
+		}
+		return payResult{order: o, fresh: true}, nil
+	}
+	switch {
+	case errors.Is(p.ver.err, paycode.ErrExpired):
+		return decline(api.ReasonCodeExpired)
+	case p.ver.err != nil: // a wrong token
+		failures++
+		var until int64
+		if failures >= s.cfg.maxFailures {
+			lock := min(time.Duration(failures-s.cfg.maxFailures+1)*s.cfg.lockStep, maxLock)
+			until = now.Add(lock).UnixNano()
+			s.log.Warn("payer locked after wrong codes", "payer", payer, "key_id", p.code.KeyID,
+				"failures", failures, "until", time.Unix(0, until).UTC())
+		}
+		if _, err := t.exec("UPDATE enrolments SET failures = ?, locked_until = ? WHERE key_id = ?",
+			failures, until, int64(p.code.KeyID)); err != nil {
+			return nil, err
+		}
+		return decline(api.ReasonCodeInvalid)
+	}
+	if fresh, err := useCode(); err != nil {
+		return nil, err
+	} else if !fresh {
+		return decline(api.ReasonCodeUsed)
+	}
+	if failures > 0 {
+		if _, err := t.exec("UPDATE enrolments SET failures = 0, locked_until = 0 WHERE key_id = ?",
+			int64(p.code.KeyID)); err != nil {
+			return nil, err
+		}
+	}
+	// The code is good: look at the money.
+	if o.amount > limit {
+		if req.Offline {
+			return decline(api.ReasonConfirmationNeeded)
+		}
+		o.setOutcome(api.StatusWaitingPayer, "")
+		o.expires = sql.NullInt64{Int64: now.Add(s.cfg.confirmTimeout).UnixNano(), Valid: true}
+		if err := insertOrder(t, o); err != nil {
+			return nil, err
+		}
+		return payResult{order: o, fresh: true}, nil
+	}
+	avail := balance
+	if req.Offline {
+		avail += credit
+	}
+	if o.amount > avail {
+		return decline(api.ReasonInsufficientBalance)
+	}
+	o.setOutcome(api.StatusPaid, "")
+	if err := insertOrder(t, o); err != nil {
+		return nil, err
+	}
+	if err := s.charge(t, o, acc, term.account, balance, term.MerchantName, now); err != nil {
+		return nil, err
+	}
+	return payResult{order: o, fresh: true}, nil
+}
+
+// charge moves a paid order's amount from the payer to the merchant and
+// queues the payer's notification, in the caller's transaction.
+func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int64, merchantName string, now time.Time) error {
+	if err := transfer(t, payerAcc, merchantAcc, o.amount, "payment", o.id, now.UnixNano()); err != nil {
+		return err
+	}
+	n := api.Notification{
+		Kind: "debit", Order: o.merchant + "/" + o.mo, Merchant: merchantName,
+		Amount:  money.Amount{Minor: o.amount, Currency: o.currency},
+		Balance: money.Amount{Minor: balance - o.amount, Currency: o.currency},
+		Time:    now.UTC(),
+		KeyID:   uint32(o.keyID.Int64), Counter: uint64(o.counter.Int64),
+	}
+	return s.queueNotification(t, o.payer, n)
+}
+
+// queueNotification writes a notification to the outbox.
+func (s *Service) queueNotification(t *txn, payer string, n api.Notification) error {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("encoding notification: %w", err)
+	}
+	if _, err := t.exec("INSERT INTO outbox(payer, body, created) VALUES (?, ?, ?)",
+		payer, string(body), n.Time.UnixNano()); err != nil {
+		return err
+	}
+	t.onCommit(s.nudgeNotifier)
+	return nil
+}

@@ -1,0 +1,300 @@
+package backend
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tillpay/backend/api"
+	"tillpay/backend/client"
+	"tillpay/paycode"
+)
+
+func TestPayMovesMoneyOnce(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("alice", 10_000)
+	code := e.code(w)
+	o := e.pay("o-1", code, 2_550)
+	wantStatus(t, o, api.StatusPaid, "")
+	if o.PayerID != "alice" || o.Amount != cny(2_550) {
+		t.Fatalf("order %+v", o)
+	}
+	if got := e.balance("alice"); got != 7_450 {
+		t.Fatalf("payer balance %d, want 7450", got)
+	}
+	if got := e.merchantBalance(); got != 2_550 {
+		t.Fatalf("merchant balance %d, want 2550", got)
+	}
+	// The same request again: the same order, no second charge.
+	again := e.pay("o-1", code, 2_550)
+	if again.Status != api.StatusPaid || !again.Created.Equal(o.Created) {
+		t.Fatalf("repeat gave %+v", again)
+	}
+	if got := e.balance("alice"); got != 7_450 {
+		t.Fatalf("payer balance %d after repeat, want 7450", got)
+	}
+	// The same order number with another amount or code: conflict.
+	_, err := e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: "o-1", Code: code, Amount: cny(2_551)})
+	if !client.IsCode(err, api.ErrConflict) {
+		t.Fatalf("other amount: %v, want conflict", err)
+	}
+	_, err = e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: "o-1", Code: e.code(w), Amount: cny(2_550)})
+	if !client.IsCode(err, api.ErrConflict) {
+		t.Fatalf("other code: %v, want conflict", err)
+	}
+	// The used code under another order number: declined, code_used.
+	wantStatus(t, e.pay("o-2", code, 100), api.StatusDeclined, api.ReasonCodeUsed)
+	if got := e.balance("alice"); got != 7_450 {
+		t.Fatalf("payer balance %d, want 7450", got)
+	}
+	q, err := e.term.Query(e.ctx, "o-1")
+	if err != nil || q.Status != api.StatusPaid {
+		t.Fatalf("query: %+v %v", q, err)
+	}
+	if _, err := e.term.Query(e.ctx, "nope"); !client.IsCode(err, api.ErrNotFound) {
+		t.Fatalf("query unknown: %v", err)
+	}
+	e.audit()
+}
+
+func TestDeclinedCodeIsConsumed(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("bob", 500)
+	code := e.code(w)
+	o := e.pay("b-1", code, 600)
+	wantStatus(t, o, api.StatusDeclined, api.ReasonInsufficientBalance)
+	if o.Message != "The payer's balance is too low" {
+		t.Fatalf("message %q", o.Message)
+	}
+	// Topped up, the same code still does not pay: it was presented once.
+	if _, err := e.svc.TopUp(e.ctx, "bob", cny(1000)); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, e.pay("b-2", code, 600), api.StatusDeclined, api.ReasonCodeUsed)
+	wantStatus(t, e.pay("b-3", e.code(w), 600), api.StatusPaid, "")
+	e.audit()
+}
+
+func TestExpiredForgedAndRevokedCodes(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("carol", 10_000)
+	old := e.codeAt(w, e.clk.Now().Add(-10*time.Minute))
+	o := e.pay("c-1", old, 100)
+	wantStatus(t, o, api.StatusDeclined, api.ReasonCodeExpired)
+	if !strings.Contains(o.Message, "expired") {
+		t.Fatalf("message %q", o.Message)
+	}
+	// One step of skew either way is fine.
+	wantStatus(t, e.pay("c-2", e.codeAt(w, e.clk.Now().Add(-time.Minute)), 100), api.StatusPaid, "")
+	wantStatus(t, e.pay("c-3", e.codeAt(w, e.clk.Now().Add(time.Minute)), 100), api.StatusPaid, "")
+	// A forged token.
+	good := e.code(w)
+	c, _ := paycode.Parse(good)
+	c.Token = (c.Token + 1) % 10_000_000
+	wantStatus(t, e.pay("c-4", c.String(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	// An unknown key id.
+	c.KeyID = (w.key + 1) % paycode.MaxKeyID
+	wantStatus(t, e.pay("c-5", c.String(), 100), api.StatusDeclined, api.ReasonUnknownPayer)
+	// Enrolling again revokes the old seed.
+	stale := e.code(w)
+	e.enrol(w)
+	wantStatus(t, e.pay("c-6", stale, 100), api.StatusDeclined, api.ReasonUnknownPayer)
+	wantStatus(t, e.pay("c-7", e.code(w), 100), api.StatusPaid, "")
+	if got := e.balance("carol"); got != 9_700 {
+		t.Fatalf("balance %d, want 9700", got)
+	}
+	e.audit()
+}
+
+func TestThrottling(t *testing.T) {
+	e := newEnv(t, WithThrottle(5, time.Minute))
+	w := e.payer("dave", 10_000)
+	forge := func() string {
+		c, _ := paycode.Parse(e.code(w))
+		c.Token = (c.Token + 4_999_999) % 10_000_000
+		return c.String()
+	}
+	for i := range 5 {
+		wantStatus(t, e.pay("d-"+string(rune('a'+i)), forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	}
+	// Locked: even a good code is refused now, and it is consumed.
+	good := e.code(w)
+	o := e.pay("d-good", good, 100)
+	wantStatus(t, o, api.StatusDeclined, api.ReasonThrottled)
+	if o.Message != "Too many wrong codes for this payer; try again in 1 minute" {
+		t.Fatalf("message %q", o.Message)
+	}
+	e.clk.Add(61 * time.Second)
+	wantStatus(t, e.pay("d-good2", good, 100), api.StatusDeclined, api.ReasonCodeUsed)
+	// The sixth failure locks for two steps.
+	wantStatus(t, e.pay("d-f6", forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	o = e.pay("d-x", e.code(w), 100)
+	wantStatus(t, o, api.StatusDeclined, api.ReasonThrottled)
+	if !strings.Contains(o.Message, "2 minutes") {
+		t.Fatalf("message %q", o.Message)
+	}
+	e.clk.Add(2*time.Minute + time.Second)
+	// A good code succeeds and resets the count.
+	wantStatus(t, e.pay("d-ok", e.code(w), 100), api.StatusPaid, "")
+	if p, _ := e.svc.ShowPayer(e.ctx, "dave"); p.Failures != 0 || p.LockedUntil != nil {
+		t.Fatalf("after success: %+v", p)
+	}
+}
+
+func TestThrottlingCountsParallelGuesses(t *testing.T) {
+	e := newEnv(t, WithThrottle(5, time.Minute))
+	w := e.payer("eve", 10_000)
+	const n = 40
+	errs := make(chan error, n)
+	results := make(chan api.Order, n)
+	base, _ := paycode.Parse(e.code(w))
+	for i := range n {
+		go func() {
+			c := base
+			c.Token = (c.Token + uint32(i) + 1) % 10_000_000
+			o, err := e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: "g-" + string(rune('A'+i)), Code: c.String(), Amount: cny(1)})
+			errs <- err
+			results <- o
+		}()
+	}
+	invalid := 0
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if o := <-results; o.Reason == api.ReasonCodeInvalid {
+			invalid++
+		}
+	}
+	// Guesses past the fifth failure are refused without being tried.
+	if invalid != 5 {
+		t.Fatalf("%d guesses were tried, want 5", invalid)
+	}
+}
+
+// rawPay posts body to /v1/pay, signed, and returns the status and error code.
+func rawPay(t *testing.T, e *env, path string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", api.AuthorizationHeader(e.tc.ID, e.tc.Key, http.MethodPost, path, e.clk.Now(), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var eb api.Error
+	json.Unmarshal(data, &eb)
+	return resp.StatusCode, eb.Error.Code + ": " + eb.Error.Message
+}
+
+func TestBadPayRequests(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("fay", 10_000)
+	code := e.code(w)
+	tests := []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{"malformed JSON", `{"merchant_order": "x",`, 400, "malformed JSON"},
+		{"unknown field", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":1,"currency":"CNY"},"tip":1}`, 400, "unknown field"},
+		{"trailing data", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":1,"currency":"CNY"}} {}`, 400, "after the request"},
+		{"fractional fen", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":1.5,"currency":"CNY"}}`, 400, "malformed JSON"},
+		{"overflowing amount", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":1e30,"currency":"CNY"}}`, 400, "malformed JSON"},
+		{"too large amount", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":1000000000000001,"currency":"CNY"}}`, 400, "too large"},
+		{"negative amount", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":-5,"currency":"CNY"}}`, 400, "positive"},
+		{"zero amount", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":0,"currency":"CNY"}}`, 400, "greater than zero"},
+		{"unknown currency", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"XYZ"}}`, 400, "unknown currency"},
+		{"other currency", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"USD"}}`, 400, "takes CNY"},
+		{"short code", `{"merchant_order":"x","code":"7112345","amount":{"minor":5,"currency":"CNY"}}`, 400, "7 digits"},
+		{"wrong prefix", `{"merchant_order":"x","code":"991234567890123456","amount":{"minor":5,"currency":"CNY"}}`, 400, "start with 71"},
+		{"letters", `{"merchant_order":"x","code":"71abc","amount":{"minor":5,"currency":"CNY"}}`, 400, "only digits"},
+		{"Alipay code", `{"merchant_order":"x","code":"28763443825664394","amount":{"minor":5,"currency":"CNY"}}`, 400, "Alipay"},
+		{"WeChat code", `{"merchant_order":"x","code":"134650328919428540","amount":{"minor":5,"currency":"CNY"}}`, 400, "WeChat Pay"},
+		{"UnionPay code", `{"merchant_order":"x","code":"6212345678901234567","amount":{"minor":5,"currency":"CNY"}}`, 400, "UnionPay"},
+		{"empty order", `{"merchant_order":"","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "merchant_order"},
+		{"long order", `{"merchant_order":"` + strings.Repeat("x", 65) + `","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "merchant_order"},
+		{"order with space", `{"merchant_order":"a b","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "visible ASCII"},
+		{"offline without scan time", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"CNY"},"offline":true}`, 400, "scan_time"},
+		{"huge body", `{"merchant_order":"` + strings.Repeat("x", 20000) + `"}`, 413, "too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, msg := rawPay(t, e, api.PathPay, []byte(tt.body))
+			if status != tt.status || !strings.Contains(msg, tt.want) {
+				t.Fatalf("got %d %q, want %d containing %q", status, msg, tt.status, tt.want)
+			}
+		})
+	}
+	// Nothing changed: no order, the code still pays.
+	if got := e.balance("fay"); got != 10_000 {
+		t.Fatalf("balance %d", got)
+	}
+	wantStatus(t, e.pay("x", code, 5), api.StatusPaid, "")
+}
+
+func TestAuthentication(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("gus", 10_000)
+	body, _ := json.Marshal(api.PayRequest{MerchantOrder: "a-1", Code: e.code(w), Amount: cny(100)})
+	send := func(auth string, b []byte) int {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+api.PathPay, bytes.NewReader(b))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	now := e.clk.Now()
+	wrongKey := make([]byte, 32)
+	tampered := bytes.Replace(body, []byte(`"minor":100`), []byte(`"minor":1`), 1)
+	cases := map[string]struct {
+		auth string
+		body []byte
+	}{
+		"no header":        {"", body},
+		"other scheme":     {"Bearer x", body},
+		"wrong key":        {api.AuthorizationHeader(e.tc.ID, wrongKey, "POST", api.PathPay, now, body), body},
+		"unknown terminal": {api.AuthorizationHeader("t-nobody", e.tc.Key, "POST", api.PathPay, now, body), body},
+		"stale timestamp":  {api.AuthorizationHeader(e.tc.ID, e.tc.Key, "POST", api.PathPay, now.Add(-6*time.Minute), body), body},
+		"future timestamp": {api.AuthorizationHeader(e.tc.ID, e.tc.Key, "POST", api.PathPay, now.Add(6*time.Minute), body), body},
+		"tampered body":    {api.AuthorizationHeader(e.tc.ID, e.tc.Key, "POST", api.PathPay, now, body), tampered},
+		"other path":       {api.AuthorizationHeader(e.tc.ID, e.tc.Key, "POST", api.PathPayBatch, now, body), body},
+	}
+	for name, c := range cases {
+		if got := send(c.auth, c.body); got != http.StatusUnauthorized {
+			t.Errorf("%s: HTTP %d, want 401", name, got)
+		}
+	}
+	if _, err := e.term.Query(e.ctx, "a-1"); !client.IsCode(err, api.ErrNotFound) {
+		t.Fatalf("an order was made: %v", err)
+	}
+	if got := e.balance("gus"); got != 10_000 {
+		t.Fatalf("balance %d", got)
+	}
+	// A client with a wrong key gets an APIError, not "unreachable".
+	bad, _ := client.NewTerminal(e.srv.URL, e.tc.ID, wrongKey)
+	_, err := bad.Query(e.ctx, "a-1")
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != 401 || errors.Is(err, client.ErrUnreachable) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	// Payer endpoints need the password.
+	if code := e.payerCall(&wallet{id: "gus", pw: "wrong-password"}, http.MethodGet, api.PathBalance, nil, nil); code != 401 {
+		t.Fatalf("wrong password: HTTP %d", code)
+	}
+	var bal api.BalanceResponse
+	if code := e.payerCall(w, http.MethodGet, api.PathBalance, nil, &bal); code != 200 || bal.Balance != cny(10_000) {
+		t.Fatalf("balance: %d %+v", code, bal)
+	}
+}

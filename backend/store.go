@@ -1,0 +1,230 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// schema is the database layout. Times are Unix nanoseconds, amounts minor
+// units of the backend's currency.
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+	id       INTEGER PRIMARY KEY,
+	kind     TEXT NOT NULL,       -- payer, merchant, funding
+	owner    TEXT NOT NULL,
+	currency TEXT NOT NULL,
+	balance  INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (kind, owner)
+);
+CREATE TABLE IF NOT EXISTS merchants (
+	id      TEXT PRIMARY KEY,
+	name    TEXT NOT NULL,
+	account INTEGER NOT NULL REFERENCES accounts(id),
+	created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS terminals (
+	id         TEXT PRIMARY KEY,
+	merchant   TEXT NOT NULL REFERENCES merchants(id),
+	key_sealed BLOB NOT NULL,
+	created    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payers (
+	id             TEXT PRIMARY KEY,
+	name           TEXT NOT NULL,
+	pw_hash        TEXT NOT NULL,
+	account        INTEGER NOT NULL REFERENCES accounts(id),
+	free_limit     INTEGER NOT NULL,
+	offline_credit INTEGER NOT NULL,
+	webhook        TEXT NOT NULL DEFAULT '',
+	created        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrolments (
+	key_id       INTEGER PRIMARY KEY, -- never reused, revoked ones included
+	payer        TEXT NOT NULL REFERENCES payers(id),
+	seed_sealed  BLOB NOT NULL,
+	created      INTEGER NOT NULL,
+	revoked      INTEGER,             -- NULL while current
+	failures     INTEGER NOT NULL DEFAULT 0,
+	locked_until INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS enrolments_current ON enrolments(payer) WHERE revoked IS NULL;
+CREATE TABLE IF NOT EXISTS used_codes (
+	key_id  INTEGER NOT NULL,
+	counter INTEGER NOT NULL,
+	at      INTEGER NOT NULL,
+	PRIMARY KEY (key_id, counter)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS orders (
+	id             INTEGER PRIMARY KEY,
+	merchant       TEXT NOT NULL,
+	merchant_order TEXT NOT NULL,
+	terminal       TEXT NOT NULL,
+	code_hash      BLOB,                 -- NULL for an order cancelled before any payment arrived
+	code_masked    TEXT NOT NULL DEFAULT '',
+	amount         INTEGER NOT NULL,
+	currency       TEXT NOT NULL,
+	status         TEXT NOT NULL,
+	reason         TEXT NOT NULL DEFAULT '',
+	message        TEXT NOT NULL DEFAULT '',
+	payer          TEXT NOT NULL DEFAULT '',
+	key_id         INTEGER,
+	counter        INTEGER,
+	offline        INTEGER NOT NULL DEFAULT 0,
+	scan_time      INTEGER NOT NULL,
+	created        INTEGER NOT NULL,
+	updated        INTEGER NOT NULL,
+	expires        INTEGER,              -- set while waiting for the payer
+	refunded       INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (merchant, merchant_order)
+);
+CREATE INDEX IF NOT EXISTS orders_waiting ON orders(expires) WHERE status = 'waiting_payer';
+CREATE INDEX IF NOT EXISTS orders_waiting_payer ON orders(payer) WHERE status = 'waiting_payer';
+CREATE TABLE IF NOT EXISTS refunds (
+	merchant  TEXT NOT NULL,
+	refund_no TEXT NOT NULL,
+	order_id  INTEGER NOT NULL REFERENCES orders(id),
+	amount    INTEGER NOT NULL,
+	created   INTEGER NOT NULL,
+	PRIMARY KEY (merchant, refund_no)
+) WITHOUT ROWID;
+-- Every transfer debits one account and credits another: the two legs of a
+-- double-entry booking. An account's balance is its credits minus its debits.
+CREATE TABLE IF NOT EXISTS transfers (
+	id       INTEGER PRIMARY KEY,
+	debit    INTEGER NOT NULL REFERENCES accounts(id),
+	credit   INTEGER NOT NULL REFERENCES accounts(id),
+	amount   INTEGER NOT NULL CHECK (amount > 0),
+	kind     TEXT NOT NULL,              -- topup, payment, refund
+	order_id INTEGER,
+	created  INTEGER NOT NULL,
+	CHECK (debit <> credit)
+);
+-- Notifications to payers, written in the same transaction as the change.
+CREATE TABLE IF NOT EXISTS outbox (
+	id            INTEGER PRIMARY KEY,
+	payer         TEXT NOT NULL,
+	body          TEXT NOT NULL,
+	created       INTEGER NOT NULL,
+	inbox_done    INTEGER NOT NULL DEFAULT 0,
+	hook_done     INTEGER NOT NULL DEFAULT 0,
+	hook_attempts INTEGER NOT NULL DEFAULT 0,
+	hook_next     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_inbox ON outbox(id) WHERE inbox_done = 0;
+CREATE INDEX IF NOT EXISTS outbox_hook ON outbox(hook_next) WHERE hook_done = 0;
+CREATE TABLE IF NOT EXISTS inbox (
+	id    INTEGER PRIMARY KEY,          -- the outbox id: delivery is idempotent
+	payer TEXT NOT NULL,
+	body  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_payer ON inbox(payer, id);
+`
+
+// dsn builds a modernc.org/sqlite data source name. The writer keeps
+// synchronous=FULL: in WAL mode that syncs the log at every commit, so a
+// payment answered "paid" survives power loss, not only a crash of the
+// process (NORMAL may lose the last commits on power loss). Group commit
+// pays for the sync once per batch.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// Memory-map the file (256 MiB) so that index lookups in a large
+	// database read pages without copying them through the page cache.
+	q.Add("_pragma", "mmap_size(268435456)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// store holds the database handles: one connection for the writer goroutine
+// and a pool of read-only connections.
+type store struct {
+	path   string
+	write  *sql.DB
+	wconn  *sql.Conn
+	read   *sql.DB
+	stmts  map[string]*sql.Stmt // prepared on wconn, used only by the writer
+	rstmts map[string]*sql.Stmt // prepared on read
+}
+
+func openStore(ctx context.Context, path string) (*store, error) {
+	if path == "" {
+		return nil, errors.New("no database path")
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if _, err := conn.ExecContext(ctx, schema); err != nil {
+		conn.Close()
+		w.Close()
+		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		conn.Close()
+		w.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &store{path: path, write: w, wconn: conn, read: r,
+		stmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{}}, nil
+}
+
+func (s *store) close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	for _, st := range s.rstmts {
+		st.Close()
+	}
+	err := s.wconn.Close()
+	err = errors.Join(err, s.write.Close(), s.read.Close())
+	return err
+}
+
+// rstmt returns the read statement for query, prepared once on the pool.
+func (s *Service) rstmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if st, ok := s.st.rstmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.st.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("preparing %q: %w", query, err)
+	}
+	s.st.rstmts[query] = st
+	return st, nil
+}
+
+// readRow runs a one-row read outside the writer.
+func (s *Service) readRow(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := s.rstmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
