@@ -72,3 +72,31 @@ func TestLoadMissing(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "tillpay.toml")
+	c := Default()
+	c.Backend = "http://127.0.0.1:8080"
+	c.Scanners = []string{"hid:0c2e:0b61?mode=pos"}
+	c.Offline.Mode = RequireOnline
+	c.Offline.MaxAge = Duration{90 * time.Minute}
+	c.Language = "zh"
+	if err := Save(path, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Backend != c.Backend || got.Scanners[0] != c.Scanners[0] || got.Offline != c.Offline || got.Language != "zh" || got.Payment != c.Payment {
+		t.Fatalf("round trip:\n%+v\n%+v", c, got)
+	}
+	bad := c
+	bad.Offline.Mode = "never"
+	if err := Save(path, bad); err == nil {
+		t.Fatal("an invalid configuration was saved")
+	}
+	if again, _ := Load(path, false); again.Offline.Mode != RequireOnline {
+		t.Fatal("a refused save changed the file")
+	}
+}

@@ -133,8 +133,19 @@ func (t *Till) queue(ctx context.Context, s *sale, np journal.NewPayment) {
 		return
 	}
 	t.finish(s, queuedEvent(p))
-	t.fwd.Poke()
+	t.pokeForwarder()
 	t.emitSync(ctx)
+}
+
+// pokeForwarder wakes the forwarder for a newly queued payment, unless the
+// backend is known to be unreachable: a pass would only fail then, after
+// moving a batch of queued records to forwarding and back, and every scan
+// of a till left offline would pay for it. The forwarder's timer, and the
+// monitor when the backend is back, wake it instead.
+func (t *Till) pokeForwarder() {
+	if t.mon.Reachable() {
+		t.fwd.Poke()
+	}
 }
 
 func queuedEvent(p journal.Payment) Event {
@@ -214,7 +225,7 @@ func (t *Till) fallBackOffline(ctx context.Context, s *sale, p journal.Payment, 
 		return
 	}
 	t.finish(s, queuedEvent(q))
-	t.fwd.Poke()
+	t.pokeForwarder()
 	t.emitSync(ctx)
 }
 
@@ -228,7 +239,7 @@ func (t *Till) unknownOutcome(ctx context.Context, s *sale, p journal.Payment, c
 			q, err := t.j.Transition(ctx, p.Order, journal.Change{To: journal.StateQueued, Reason: "offline", Error: cause.Error()})
 			if err == nil {
 				t.finish(s, queuedEvent(q))
-				t.fwd.Poke()
+				t.pokeForwarder()
 				t.emitSync(ctx)
 				return
 			}

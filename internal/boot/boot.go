@@ -35,6 +35,9 @@ import (
 // Options say how to start.
 type Options struct {
 	Config config.Config
+	// ConfigPath is the file Config was read from (or would be): where the
+	// window's settings screen saves. Empty means config.DefaultPath().
+	ConfigPath string
 	// BackendCommand runs the payment backend's command line (serve,
 	// demo-setup), for the bundled backend.
 	BackendCommand []string
@@ -223,18 +226,7 @@ func (st *Stack) Close() {
 // with the bundled backend from the demo set-up, made on first run.
 func credentials(ctx context.Context, cfg config.Config, opt Options, st *Stack, log *slog.Logger) (string, []byte, error) {
 	if cfg.TerminalID != "" {
-		if cfg.TerminalKeyFile == "" {
-			return "", nil, errors.New("terminal_id is set but terminal_key_file is not")
-		}
-		data, err := os.ReadFile(cfg.TerminalKeyFile)
-		if err != nil {
-			return "", nil, fmt.Errorf("terminal key: %w", err)
-		}
-		key, err := hex.DecodeString(strings.TrimSpace(string(data)))
-		if err != nil || len(key) < 16 {
-			return "", nil, fmt.Errorf("terminal key file %s: want the key in hex (at least 16 bytes)", cfg.TerminalKeyFile)
-		}
-		return cfg.TerminalID, key, nil
+		return configuredCredentials(cfg)
 	}
 	if st.Backend == nil {
 		return "", nil, errors.New("an external backend needs terminal_id and terminal_key_file in the configuration")
@@ -248,17 +240,9 @@ func credentials(ctx context.Context, cfg config.Config, opt Options, st *Stack,
 		}
 		log.Info("demo merchant, terminal and payer created", "file", demoPath)
 	}
-	data, err := os.ReadFile(demoPath)
+	demo, key, err := readDemo(demoPath)
 	if err != nil {
-		return "", nil, fmt.Errorf("demo credentials: %w", err)
-	}
-	var demo api.DemoFile
-	if err := json.Unmarshal(data, &demo); err != nil {
-		return "", nil, fmt.Errorf("demo credentials %s: %w", demoPath, err)
-	}
-	key, err := hex.DecodeString(demo.Terminal.Key)
-	if err != nil || demo.Terminal.ID == "" {
-		return "", nil, fmt.Errorf("demo credentials %s: no usable terminal", demoPath)
+		return "", nil, err
 	}
 	// The demo payer's wallet, enrolled once.
 	st.WalletPath = filepath.Join(cfg.DataDir, WalletFile)
@@ -273,4 +257,52 @@ func credentials(ctx context.Context, cfg config.Config, opt Options, st *Stack,
 		log.Info("demo wallet enrolled", "file", st.WalletPath)
 	}
 	return demo.Terminal.ID, key, nil
+}
+
+// Credentials returns the terminal id and key of a till's journal without
+// starting anything: from terminal_id and terminal_key_file, else from the
+// demo set-up the bundled backend made in the data directory. Tools that
+// read the journal (the Z report) use it.
+func Credentials(cfg config.Config) (string, []byte, error) {
+	if cfg.TerminalID != "" {
+		return configuredCredentials(cfg)
+	}
+	demo, key, err := readDemo(filepath.Join(cfg.DataDir, DemoFile))
+	if err != nil {
+		return "", nil, err
+	}
+	return demo.Terminal.ID, key, nil
+}
+
+// configuredCredentials reads terminal_id and terminal_key_file.
+func configuredCredentials(cfg config.Config) (string, []byte, error) {
+	if cfg.TerminalKeyFile == "" {
+		return "", nil, errors.New("terminal_id is set but terminal_key_file is not")
+	}
+	data, err := os.ReadFile(cfg.TerminalKeyFile)
+	if err != nil {
+		return "", nil, fmt.Errorf("terminal key: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) < 16 {
+		return "", nil, fmt.Errorf("terminal key file %s: want the key in hex (at least 16 bytes)", cfg.TerminalKeyFile)
+	}
+	return cfg.TerminalID, key, nil
+}
+
+// readDemo reads the demo credentials the bundled backend's set-up wrote.
+func readDemo(path string) (api.DemoFile, []byte, error) {
+	var demo api.DemoFile
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return demo, nil, fmt.Errorf("demo credentials: %w", err)
+	}
+	if err := json.Unmarshal(data, &demo); err != nil {
+		return demo, nil, fmt.Errorf("demo credentials %s: %w", path, err)
+	}
+	key, err := hex.DecodeString(demo.Terminal.Key)
+	if err != nil || demo.Terminal.ID == "" {
+		return demo, nil, fmt.Errorf("demo credentials %s: no usable terminal", path)
+	}
+	return demo, key, nil
 }

@@ -91,7 +91,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return 2
 	}
 	log := newLogger(env.Stderr, o.logLevel)
-	bopt := boot.Options{Config: cfg, BackendCommand: env.BackendCommand, Logger: log}
+	bopt := boot.Options{Config: cfg, ConfigPath: o.configPath, BackendCommand: env.BackendCommand, Logger: log}
+	if bopt.ConfigPath == "" {
+		bopt.ConfigPath = config.DefaultPath()
+	}
 	if !o.headless && env.GUI != nil {
 		err := env.GUI(ctx, bopt)
 		if !errors.Is(err, ErrNoDisplay) {
@@ -241,7 +244,12 @@ func report(ctx context.Context, args []string, env Env) int {
 	if _, err := os.Stat(jpath); err != nil {
 		return exit(env, fmt.Errorf("no journal at %s: %w", jpath, err))
 	}
-	j, err := journal.Open(ctx, jpath, journal.Options{ReadOnly: true})
+	// The terminal's key checks every record's seal: altered ones are listed.
+	id, key, err := boot.Credentials(cfg)
+	if err != nil {
+		return exit(env, fmt.Errorf("the journal's terminal: %w", err))
+	}
+	j, err := journal.Open(ctx, jpath, journal.Options{ReadOnly: true, TerminalID: id, TerminalKey: key})
 	if err != nil {
 		return exit(env, err)
 	}

@@ -445,7 +445,7 @@ func (j *Journal) ApplyOrder(ctx context.Context, order string, o api.Order) (Pa
 		if err != nil {
 			return err
 		}
-		if o.MerchantOrder != order || o.Amount != cur.Amount {
+		if o.MerchantOrder != order || o.Amount != cur.Amount && !neverPaid(o) {
 			return fmt.Errorf("%w: order %s (%s) answered as %s (%s)", ErrMismatch, order, cur.Amount, o.MerchantOrder, o.Amount)
 		}
 		to, err := stateFor(o.Status, cur.Mode)
@@ -468,6 +468,14 @@ func (j *Journal) ApplyOrder(ctx context.Context, order string, o api.Order) (Pa
 		return err
 	})
 	return p, err
+}
+
+// neverPaid reports whether o is the backend's record of an order number
+// cancelled before any payment arrived under it (docs/api.md, cancel of a
+// number never seen): it carries no amount, and closes a record of any
+// amount, as when a till reverses a payment killed before it was sent.
+func neverPaid(o api.Order) bool {
+	return o.Status == api.StatusCancelled && o.Amount.Minor == 0 && o.Refunded.Minor == 0
 }
 
 // BeginSend is called just before a payment's request is sent or re-sent

@@ -65,7 +65,7 @@ usage:
   wallet enrol   --backend URL --payer ID --password PW   enrol (again) with the backend
   wallet enrol   --demo demo.json [--backend URL]          enrol the payer of paybackend demo-setup
   wallet code    [--next] [--offline] [--no-wait] [--json] print the current payment code
-  wallet show    [--next] [--offline] [--png DIR] [--plain|--invert] [--wide]
+  wallet show    [--next] [--offline] [--png DIR] [--plain|--invert] [--wide] [--window]
                                                           draw it as QR code and Code 128 barcode
   wallet watch   [--poll 2s] [--present tcp=HOST:PORT] [--plain|--invert] [--json]
                                                           keep showing a fresh code; Ctrl-C ends
@@ -466,8 +466,14 @@ func writePNGs(dir string, code wallet.Code) ([]string, error) {
 	return []string{qrPath, barsPath}, nil
 }
 
+// Window shows a wallet's codes in a window until it is closed (wallet
+// show --window): the payer's phone on a second screen. Binaries with a
+// GUI set it; it is nil where there is none.
+var Window func(ctx context.Context, w *wallet.Wallet) error
+
 func (c *cli) show(ctx context.Context, args []string) error {
 	fs := c.flags()
+	window := fs.Bool("window", false, "show the code in a window (QR code and barcode, refreshed after each use)")
 	next := fs.Bool("next", false, "the last code was used (offline): move on to a fresh one")
 	offline := fs.Bool("offline", false, "do not ask the backend about uses and its clock")
 	noWait := fs.Bool("no-wait", false, "fail instead of waiting when this minute's codes are spent")
@@ -479,6 +485,12 @@ func (c *cli) show(ctx context.Context, args []string) error {
 	w, err := c.open()
 	if err != nil {
 		return err
+	}
+	if *window {
+		if Window == nil {
+			return errors.New("this build has no window (it was built with the nogui tag)")
+		}
+		return Window(ctx, w)
 	}
 	online := false
 	if !*offline {
