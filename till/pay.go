@@ -60,7 +60,7 @@ func (t *Till) pay(ctx context.Context, s *sale, sc scanner.Scan) {
 		return
 	}
 	np.Mode = journal.ModeOnline
-	p, err := t.j.Create(ctx, np)
+	p, req, err := t.j.CreateAndBeginSend(ctx, np)
 	if err != nil {
 		t.refuseUnrecorded(s, err)
 		return
@@ -68,7 +68,7 @@ func (t *Till) pay(ctx context.Context, s *sale, sc scanner.Scan) {
 	t.mu.Lock()
 	s.order = p.Order
 	t.mu.Unlock()
-	t.sendOnline(ctx, s, p)
+	t.sendOnline(ctx, s, p, req)
 }
 
 // refuseUnrecorded ends a sale whose payment could not be written.
@@ -158,11 +158,18 @@ func queuedEvent(p journal.Payment) Event {
 func connectionRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 
 // sendOnline sends a written payment and follows it to its result.
-func (t *Till) sendOnline(ctx context.Context, s *sale, p journal.Payment) {
+// The first attempt, req, is already counted in the journal.
+func (t *Till) sendOnline(ctx context.Context, s *sale, p journal.Payment, req api.PayRequest) {
 	const attempts = 2
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		o, err := t.send(ctx, p.Order)
+		var o api.Order
+		var err error
+		if i == 0 {
+			o, err = t.post(ctx, req)
+		} else {
+			o, err = t.send(ctx, p.Order)
+		}
 		if err == nil {
 			t.settleAnswer(ctx, s, p, o)
 			return
@@ -197,6 +204,11 @@ func (t *Till) send(ctx context.Context, order string) (api.Order, error) {
 	if err != nil {
 		return api.Order{}, err
 	}
+	return t.post(ctx, req)
+}
+
+// post sends a payment request whose attempt the journal has counted.
+func (t *Till) post(ctx context.Context, req api.PayRequest) (api.Order, error) {
 	rctx, cancel := context.WithTimeout(ctx, t.cfg.Payment.RequestTimeout.Duration)
 	defer cancel()
 	o, err := t.backend.Pay(rctx, req)

@@ -179,24 +179,29 @@ func (f *Forwarder) Pass(ctx context.Context) (int, error) {
 		}
 		return 0, fmt.Errorf("forward: %w", err)
 	}
-	answered := 0
+	answers := make([]journal.Answer, len(reqs))
 	for i, res := range results {
-		order := reqs[i].MerchantOrder
-		var p journal.Payment
-		var jerr error
-		switch {
-		case res.Order != nil:
-			p, jerr = f.j.ApplyOrder(ctx, order, *res.Order)
-		case res.Error != nil:
-			// Refused outright (malformed, conflicting): a late decline.
-			p, jerr = f.j.Transition(ctx, order, journal.Change{To: journal.StateDeclinedLate, Reason: res.Error.Code,
-				Message: "The payment backend refused this offline payment: " + res.Error.Message})
-		default:
-			jerr = errors.New("empty result")
+		answers[i] = journal.Answer{Order: reqs[i].MerchantOrder, Result: res.Order, Refusal: res.Error}
+	}
+	// One transaction records the whole batch's answers.
+	ps, errs, err := f.j.ApplyAnswers(ctx, answers)
+	if err != nil {
+		// Not recorded: the records stay in forwarding and are uploaded
+		// again after a restart (or by the next pass once moved back), and
+		// the backend answers a repeat with its first result.
+		for _, r := range reqs {
+			if _, jerr := f.j.SendFailed(ctx, r.MerchantOrder, err); jerr != nil {
+				f.opt.Logger.Error("journal", "order", r.MerchantOrder, "err", jerr)
+			}
 		}
-		if jerr != nil {
-			f.opt.Logger.Error("recording an upload's answer", "order", order, "err", jerr)
-			if _, err := f.j.SendFailed(ctx, order, jerr); err != nil {
+		return 0, fmt.Errorf("forward: recording answers: %w", err)
+	}
+	answered := 0
+	for i, p := range ps {
+		if errs[i] != nil {
+			order := reqs[i].MerchantOrder
+			f.opt.Logger.Error("recording an upload's answer", "order", order, "err", errs[i])
+			if _, err := f.j.SendFailed(ctx, order, errs[i]); err != nil {
 				f.opt.Logger.Error("journal", "order", order, "err", err)
 			}
 			continue

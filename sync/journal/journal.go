@@ -272,6 +272,12 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 	BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 `,
+	// 2: indexes that keep the offline totals cheap while many payments are
+	// queued (the till checks its offline limits on every offline scan).
+	`
+CREATE INDEX payments_offline ON payments (state, currency, amount_minor);
+CREATE INDEX payments_state_scan ON payments (state, scan_time);
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -173,6 +173,24 @@ func (j *Journal) verify(p Payment, seal string) error {
 // in state sending (ModeOnline) or queued (ModeOffline). When Create returns
 // nil the record is on disk.
 func (j *Journal) Create(ctx context.Context, np NewPayment) (Payment, error) {
+	return j.create(ctx, np, 0)
+}
+
+// CreateAndBeginSend writes a new online payment as Create does and counts
+// its first send in the same transaction (one disk sync instead of two),
+// returning the request to send. Re-sends go through BeginSend.
+func (j *Journal) CreateAndBeginSend(ctx context.Context, np NewPayment) (Payment, api.PayRequest, error) {
+	if np.Mode != ModeOnline {
+		return Payment{}, api.PayRequest{}, fmt.Errorf("%w: only an online payment is sent at once", ErrInvalid)
+	}
+	p, err := j.create(ctx, np, 1)
+	if err != nil {
+		return Payment{}, api.PayRequest{}, err
+	}
+	return p, request(p), nil
+}
+
+func (j *Journal) create(ctx context.Context, np NewPayment, attempts int) (Payment, error) {
 	if err := np.Amount.CheckPayable(); err != nil {
 		return Payment{}, fmt.Errorf("%w: amount: %w", ErrInvalid, err)
 	}
@@ -227,12 +245,13 @@ func (j *Journal) Create(ctx context.Context, np NewPayment) (Payment, error) {
 		}
 		p.Order = order
 		p.RecordSig = api.RecordSignature(j.key, request(p))
+		p.Attempts = attempts
 		_, err = tx.ExecContext(ctx, `INSERT INTO payments (order_no, amount_minor, currency, code, device, symbology,
-			scan_time, scan_local, mode, record_sig, seal, state, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			scan_time, scan_local, mode, record_sig, seal, state, attempts, created, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.Order, p.Amount.Minor, p.Amount.Currency, p.Code, p.Device, p.Symbology,
 			p.ScanTime.UnixNano(), p.ScanLocal.UnixNano(), string(p.Mode), p.RecordSig,
-			j.seal(p.Order, p.Amount, p.Code, p.ScanTime), string(p.State), now.UnixNano(), now.UnixNano())
+			j.seal(p.Order, p.Amount, p.Code, p.ScanTime), string(p.State), attempts, now.UnixNano(), now.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -441,33 +460,88 @@ func stateFor(status string, m Mode) (State, error) {
 func (j *Journal) ApplyOrder(ctx context.Context, order string, o api.Order) (Payment, error) {
 	var p Payment
 	err := j.tx(ctx, "written", func(tx *sql.Tx) error {
-		cur, _, err := getTx(ctx, tx, order)
-		if err != nil {
-			return err
-		}
-		if o.MerchantOrder != order || o.Amount != cur.Amount && !neverPaid(o) {
-			return fmt.Errorf("%w: order %s (%s) answered as %s (%s)", ErrMismatch, order, cur.Amount, o.MerchantOrder, o.Amount)
-		}
-		to, err := stateFor(o.Status, cur.Mode)
-		if err != nil {
-			return err
-		}
-		ch := Change{To: to, Reason: o.Reason, Message: o.Message, BackendStatus: o.Status}
-		if o.Refunded.Minor > 0 || o.Refunded.Currency == cur.Amount.Currency {
-			r := o.Refunded
-			if r.Currency == "" {
-				r.Currency = cur.Amount.Currency
-			}
-			ch.Refunded = &r
-		}
-		if to == cur.State && to.Final() && to != StatePartRefunded {
-			p = cur // a repeated answer
-			return nil
-		}
-		p, err = j.move(ctx, tx, cur, ch)
+		var err error
+		p, err = j.applyOrder(ctx, tx, order, o)
 		return err
 	})
 	return p, err
+}
+
+// applyOrder is ApplyOrder inside tx. Its refusals (ErrMismatch,
+// ErrIllegalTransition) come before any write.
+func (j *Journal) applyOrder(ctx context.Context, tx *sql.Tx, order string, o api.Order) (Payment, error) {
+	cur, _, err := getTx(ctx, tx, order)
+	if err != nil {
+		return Payment{}, err
+	}
+	if o.MerchantOrder != order || o.Amount != cur.Amount && !neverPaid(o) {
+		return Payment{}, fmt.Errorf("%w: order %s (%s) answered as %s (%s)", ErrMismatch, order, cur.Amount, o.MerchantOrder, o.Amount)
+	}
+	to, err := stateFor(o.Status, cur.Mode)
+	if err != nil {
+		return Payment{}, err
+	}
+	ch := Change{To: to, Reason: o.Reason, Message: o.Message, BackendStatus: o.Status}
+	if o.Refunded.Minor > 0 || o.Refunded.Currency == cur.Amount.Currency {
+		r := o.Refunded
+		if r.Currency == "" {
+			r.Currency = cur.Amount.Currency
+		}
+		ch.Refunded = &r
+	}
+	if to == cur.State && to.Final() && to != StatePartRefunded {
+		return cur, nil // a repeated answer
+	}
+	return j.move(ctx, tx, cur, ch)
+}
+
+// Answer is the backend's answer for one payment of an upload: the order
+// it recorded, or its refusal of the request (which makes an offline
+// payment a late decline).
+type Answer struct {
+	Order   string
+	Result  *api.Order
+	Refusal *api.ErrorBody
+}
+
+// ApplyAnswers records the answers to one batch upload in one transaction
+// (one disk sync for the whole batch). Each answer stands alone: one that
+// cannot be applied (an answer for another amount, say) gets its error in
+// errs at its index, leaves its record as it was, and does not stop the
+// others. A storage failure fails them all and changes nothing.
+func (j *Journal) ApplyAnswers(ctx context.Context, answers []Answer) (ps []Payment, errs []error, err error) {
+	err = j.tx(ctx, "written", func(tx *sql.Tx) error {
+		ps, errs = make([]Payment, len(answers)), make([]error, len(answers))
+		for i, a := range answers {
+			var p Payment
+			var aerr error
+			switch {
+			case a.Result != nil:
+				p, aerr = j.applyOrder(ctx, tx, a.Order, *a.Result)
+			case a.Refusal != nil:
+				var cur Payment
+				if cur, _, aerr = getTx(ctx, tx, a.Order); aerr == nil {
+					p, aerr = j.move(ctx, tx, cur, Change{To: StateDeclinedLate, Reason: a.Refusal.Code,
+						Message: "The payment backend refused this offline payment: " + a.Refusal.Message})
+				}
+			default:
+				aerr = fmt.Errorf("%w: order %s: an empty answer", ErrMismatch, a.Order)
+			}
+			if aerr != nil {
+				if !errors.Is(aerr, ErrMismatch) && !errors.Is(aerr, ErrIllegalTransition) && !errors.Is(aerr, ErrNotFound) {
+					return aerr // storage: fail the batch
+				}
+				errs[i] = aerr
+				continue
+			}
+			ps[i] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ps, errs, nil
 }
 
 // neverPaid reports whether o is the backend's record of an order number

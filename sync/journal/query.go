@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -108,13 +109,20 @@ func (j *Journal) OfflineStats(ctx context.Context) (OfflineStats, error) {
 	if s.Count == 0 {
 		return s, nil
 	}
-	var scan, local int64
-	err = j.r.QueryRowContext(ctx, "SELECT scan_time, scan_local FROM payments WHERE "+
-		inStates(StateQueued, StateForwarding)+" ORDER BY scan_time LIMIT 1").Scan(&scan, &local)
-	if err != nil {
-		return s, j.fail("read", err)
+	// The oldest per state, each one index lookup (payments_state_scan).
+	for _, st := range []State{StateQueued, StateForwarding} {
+		var scan, local int64
+		err := j.r.QueryRowContext(ctx, "SELECT scan_time, scan_local FROM payments WHERE state = ? ORDER BY scan_time LIMIT 1", string(st)).Scan(&scan, &local)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return s, j.fail("read", err)
+		}
+		if s.OldestScan.IsZero() || scan < s.OldestScan.UnixNano() {
+			s.OldestScan, s.OldestLocal = fromNanos(scan), fromNanos(local)
+		}
 	}
-	s.OldestScan, s.OldestLocal = fromNanos(scan), fromNanos(local)
 	return s, nil
 }
 
