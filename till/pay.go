@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
-	"time"
 
 	"tillpay/backend/api"
 	"tillpay/backend/client"
@@ -371,4 +370,3 @@ func (t *Till) cancelOrder(ctx context.Context, order string) (api.Order, error)
 	return o, err
 }
 
-var _ = time.Second
