@@ -137,5 +137,5 @@ func (s *Service) Audit(ctx context.Context) (AuditReport, error) {
 			return r, fmt.Errorf("audit: %w", err)
 		}
 	}
-	return r, nil
+	return r, s.w.settle(ctx)
 }

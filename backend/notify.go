@@ -96,6 +96,10 @@ func (s *Service) postWebhooks(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
+	// Tell no payer about a change a power failure could still undo.
+	if err := s.w.settle(ctx); err != nil {
+		return err
+	}
 	for _, h := range due {
 		err := s.postOne(ctx, h)
 		if ctx.Err() != nil {

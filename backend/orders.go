@@ -30,11 +30,14 @@ func (s *Service) Query(ctx context.Context, term *Terminal, mo string) (api.Ord
 		return api.Order{}, err
 	}
 	o, err := scanOrder(st.QueryRowContext(ctx, term.Merchant, mo))
-	if isNoRows(err) {
-		return api.Order{}, notFound("no order %s", mo)
-	}
-	if err != nil {
+	if err != nil && !isNoRows(err) {
 		return api.Order{}, fmt.Errorf("storage: %w", err)
+	}
+	if err := s.w.settle(ctx); err != nil {
+		return api.Order{}, err
+	}
+	if o == nil {
+		return api.Order{}, notFound("no order %s", mo)
 	}
 	if !o.waitingExpired(s.now()) {
 		return o.api(), nil

@@ -83,21 +83,40 @@ func (s *Service) validatePay(req api.PayRequest) (paycode.Code, error) {
 }
 
 // verifyCode finds the code's enrolment and checks its token at time at.
-// The seed is opened for this one check and not kept: AES-GCM on 32 bytes
-// costs far less than the HMAC that follows, so a cache of plaintext seeds
-// would save little and keep every payer's secret in memory.
+// The sealed seed comes from the enrolment cache or, on a miss, from the
+// database. The seed is opened for this one check and not kept: AES-GCM on
+// 32 bytes costs far less than the HMAC that follows, so a cache of
+// plaintext seeds would save little and keep every payer's secret in memory.
 func (s *Service) verifyCode(ctx context.Context, code paycode.Code, at time.Time) (verification, error) {
-	var payer string
-	var box []byte
-	err := s.readRow(ctx, "SELECT payer, seed_sealed FROM enrolments WHERE key_id = ? AND revoked IS NULL",
-		[]any{int64(code.KeyID)}, &payer, &box)
+	key := int64(code.KeyID)
+	e, ok := s.enrols.get(key)
+	if !ok {
+		var err error
+		if e, ok, err = s.readEnrolment(ctx, key); err != nil || !ok {
+			return verification{}, err
+		}
+		s.enrols.put(key, e)
+	}
+	return s.checkToken(e, code, at)
+}
+
+// readEnrolment reads a current enrolment from the database.
+func (s *Service) readEnrolment(ctx context.Context, key int64) (enrolEntry, bool, error) {
+	var e enrolEntry
+	err := s.readRowNow(ctx, "SELECT payer, seed_sealed FROM enrolments WHERE key_id = ? AND revoked IS NULL",
+		[]any{key}, &e.payer, &e.box)
 	if isNoRows(err) {
-		return verification{}, nil
+		return e, false, nil
 	}
 	if err != nil {
-		return verification{}, fmt.Errorf("storage: %w", err)
+		return e, false, fmt.Errorf("storage: %w", err)
 	}
-	seed, err := s.seal.open(box, seedAD(int64(code.KeyID)))
+	return e, true, nil
+}
+
+// checkToken opens an enrolment's seed and checks the code's token.
+func (s *Service) checkToken(e enrolEntry, code paycode.Code, at time.Time) (verification, error) {
+	seed, err := s.seal.open(e.box, seedAD(int64(code.KeyID)))
 	if err != nil {
 		return verification{}, err
 	}
@@ -108,7 +127,7 @@ func (s *Service) verifyCode(ctx context.Context, code paycode.Code, at time.Tim
 	default:
 		return verification{}, verr
 	}
-	return verification{enrolled: true, payer: payer, match: m, err: verr}, nil
+	return verification{enrolled: true, payer: e.payer, match: m, err: verr}, nil
 }
 
 func seedAD(keyID int64) string { return fmt.Sprintf("seed:%07d", keyID) }
@@ -159,11 +178,14 @@ func (s *Service) Pay(ctx context.Context, term *Terminal, req api.PayRequest) (
 	if err != nil {
 		return api.Order{}, err
 	}
-	res, err := s.w.do1(ctx, func(t *txn) (any, error) { return s.payOp(t, term, p) })
+	ops, err := s.w.doPay(ctx, func(t *txn) (any, error) { return s.payOp(t, term, p) })
 	if err != nil {
 		return api.Order{}, err
 	}
-	return s.finishPay(term, res.(payResult)), nil
+	if ops[0].err != nil {
+		return api.Order{}, ops[0].err
+	}
+	return s.finishPay(term, ops[0].res.(payResult)), nil
 }
 
 func (s *Service) finishPay(term *Terminal, r payResult) api.Order {
@@ -202,7 +224,7 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 	if len(fns) == 0 {
 		return out, nil
 	}
-	ops, err := s.w.do(ctx, fns...)
+	ops, err := s.w.doPay(ctx, fns...)
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +244,36 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 	return out, nil
 }
 
+// payLookup is one statement that reads what a payment needs: whether its
+// order exists (idempotency on merchant and merchant order) and the code's
+// current enrolment with its payer's account. The one-row subquery keeps a
+// row when neither exists.
+const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit
+	FROM (SELECT 1) x
+	LEFT JOIN orders o ON o.merchant = ? AND o.merchant_order = ?
+	LEFT JOIN enrolments e ON e.key_id = ? AND e.revoked IS NULL
+	LEFT JOIN payers p ON p.id = e.payer
+	LEFT JOIN accounts a ON a.id = p.account`
+
 // payOp decides and records a payment inside the writer's transaction.
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	// Idempotency on (merchant, merchant order).
-	old, err := orderIn(t, term.Merchant, req.MerchantOrder)
-	if err != nil {
+	var orderID, failures, locked, acc, balance, limit, credit sql.NullInt64
+	var payer sql.NullString
+	if err := t.row(payLookup, []any{term.Merchant, req.MerchantOrder, int64(p.code.KeyID)},
+		&orderID, &payer, &failures, &locked, &acc, &balance, &limit, &credit); err != nil {
 		return nil, err
 	}
-	if old != nil {
+	// Idempotency on (merchant, merchant order).
+	if orderID.Valid {
+		old, err := orderIn(t, term.Merchant, req.MerchantOrder)
+		if err != nil {
+			return nil, err
+		}
+		if old == nil {
+			return nil, fmt.Errorf("storage: order %d vanished", orderID.Int64)
+		}
 		if old.codeHash == nil { // cancelled before any payment arrived
 			return payResult{order: old}, nil
 		}
@@ -278,20 +320,10 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	}
 	// The enrolment as it stands now (it may have been revoked meanwhile),
 	// with its payer's account.
-	var payer string
-	var failures int
-	var locked, acc, balance, limit, credit int64
-	err = t.row(`SELECT e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit
-		FROM enrolments e JOIN payers p ON p.id = e.payer JOIN accounts a ON a.id = p.account
-		WHERE e.key_id = ? AND e.revoked IS NULL`,
-		[]any{int64(p.code.KeyID)}, &payer, &failures, &locked, &acc, &balance, &limit, &credit)
-	if isNoRows(err) || err == nil && (!p.ver.enrolled || payer != p.ver.payer) {
+	if !payer.Valid || !acc.Valid || !p.ver.enrolled || payer.String != p.ver.payer {
 		return decline(api.ReasonUnknownPayer)
 	}
-	if err != nil {
-		return nil, err
-	}
-	o.payer = payer
+	o.payer = payer.String
 	valid := p.ver.err == nil
 	if valid {
 		o.counter = sql.NullInt64{Int64: int64(p.ver.match.Counter), Valid: true}
@@ -309,14 +341,14 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	}
 	// Throttling (RFC 4226 §7.3), decided here in the single writer so that
 	// parallel guesses from many terminals are all counted.
-	if locked > now.UnixNano() {
+	if locked.Int64 > now.UnixNano() {
 		if valid {
 			if _, err := useCode(); err != nil {
 				return nil, err
 			}
 		}
 		o.setOutcome(api.StatusDeclined, api.ReasonThrottled)
-		o.message = throttledMessage(time.Duration(locked - now.UnixNano()))
+		o.message = throttledMessage(time.Duration(locked.Int64 - now.UnixNano()))
 		if err := insertOrder(t, o); err != nil {
 			return nil, err
 		}
@@ -326,16 +358,16 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	case errors.Is(p.ver.err, paycode.ErrExpired):
 		return decline(api.ReasonCodeExpired)
 	case p.ver.err != nil: // a wrong token
-		failures++
+		n := int(failures.Int64) + 1
 		var until int64
-		if failures >= s.cfg.maxFailures {
-			lock := min(time.Duration(failures-s.cfg.maxFailures+1)*s.cfg.lockStep, maxLock)
+		if n >= s.cfg.maxFailures {
+			lock := min(time.Duration(n-s.cfg.maxFailures+1)*s.cfg.lockStep, maxLock)
 			until = now.Add(lock).UnixNano()
-			s.log.Warn("payer locked after wrong codes", "payer", payer, "key_id", p.code.KeyID,
-				"failures", failures, "until", time.Unix(0, until).UTC())
+			s.log.Warn("payer locked after wrong codes", "payer", payer.String, "key_id", p.code.KeyID,
+				"failures", n, "until", time.Unix(0, until).UTC())
 		}
 		if _, err := t.exec("UPDATE enrolments SET failures = ?, locked_until = ? WHERE key_id = ?",
-			failures, until, int64(p.code.KeyID)); err != nil {
+			n, until, int64(p.code.KeyID)); err != nil {
 			return nil, err
 		}
 		return decline(api.ReasonCodeInvalid)
@@ -345,14 +377,15 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	} else if !fresh {
 		return decline(api.ReasonCodeUsed)
 	}
-	if failures > 0 {
+	if failures.Int64 > 0 {
 		if _, err := t.exec("UPDATE enrolments SET failures = 0, locked_until = 0 WHERE key_id = ?",
 			int64(p.code.KeyID)); err != nil {
 			return nil, err
 		}
 	}
-	// The code is good: look at the money.
-	if o.amount > limit {
+	// The code is good: look at the money, counting the payments of this
+	// group booked but not yet written.
+	if o.amount > limit.Int64 {
 		if req.Offline {
 			return decline(api.ReasonConfirmationNeeded)
 		}
@@ -363,9 +396,10 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		}
 		return payResult{order: o, fresh: true}, nil
 	}
-	avail := balance
+	bal := balance.Int64 + t.pendingDelta(acc.Int64)
+	avail := bal
 	if req.Offline {
-		avail += credit
+		avail += credit.Int64
 	}
 	if o.amount > avail {
 		return decline(api.ReasonInsufficientBalance)
@@ -374,18 +408,17 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	if err := insertOrder(t, o); err != nil {
 		return nil, err
 	}
-	if err := s.charge(t, o, acc, term.account, balance, term.MerchantName, now); err != nil {
+	if err := s.charge(t, o, acc.Int64, term.account, bal, term.MerchantName, now); err != nil {
 		return nil, err
 	}
 	return payResult{order: o, fresh: true}, nil
 }
 
 // charge moves a paid order's amount from the payer to the merchant and
-// queues the payer's notification, in the caller's transaction.
+// queues the payer's notification, in the caller's transaction. balance is
+// the payer's balance before, deferred writes included. The transfer and
+// the notification are deferred writes, written before the group commits.
 func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int64, merchantName string, now time.Time) error {
-	if err := transfer(t, payerAcc, merchantAcc, o.amount, "payment", o.id, now.UnixNano()); err != nil {
-		return err
-	}
 	n := api.Notification{
 		Kind: "debit", Order: o.merchant + "/" + o.mo, Merchant: merchantName,
 		Amount:  money.Amount{Minor: o.amount, Currency: o.currency},
@@ -393,7 +426,14 @@ func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int
 		Time:    now.UTC(),
 		KeyID:   uint32(o.keyID.Int64), Counter: uint64(o.counter.Int64),
 	}
-	return s.queueNotification(t, o.payer, n)
+	body, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("encoding notification: %w", err)
+	}
+	t.book(payerAcc, merchantAcc, o.amount, "payment", o.id, now.UnixNano())
+	t.notify(o.payer, string(body), n.Time.UnixNano())
+	t.onCommit(s.nudgeNotifier)
+	return nil
 }
 
 // queueNotification writes a notification to the outbox.

@@ -26,6 +26,7 @@ func (s *Service) Enrol(ctx context.Context, payer string) (api.EnrolResponse, e
 		if _, err := t.exec("UPDATE enrolments SET revoked = ? WHERE payer = ? AND revoked IS NULL", now, payer); err != nil {
 			return nil, err
 		}
+		t.onCommit(func() { s.enrols.dropPayer(payer) })
 		for range 100 {
 			key := randomKeyID()
 			var x int64
@@ -97,7 +98,10 @@ func (s *Service) Inbox(ctx context.Context, payer string, after int64, limit in
 		n.ID = id
 		out.Notifications = append(out.Notifications, n)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return api.InboxResponse{}, fmt.Errorf("storage: %w", err)
+	}
+	return out, s.w.settle(ctx)
 }
 
 // Pending lists the payments waiting for the payer's confirmation.
@@ -123,7 +127,10 @@ func (s *Service) Pending(ctx context.Context, payer string) (api.PendingRespons
 		out.Payments = append(out.Payments, api.PendingPayment{Order: merchant + "/" + mo, Merchant: name,
 			Amount: money.Amount{Minor: amount, Currency: cur}, Expires: time.Unix(0, expires).UTC()})
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return api.PendingResponse{}, fmt.Errorf("storage: %w", err)
+	}
+	return out, s.w.settle(ctx)
 }
 
 // Confirm approves or declines a payment waiting for the payer. It answers

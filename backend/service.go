@@ -147,6 +147,7 @@ type Service struct {
 	terms     sync.Map // terminal id → *Terminal
 	merchants sync.Map // merchant id → merchantInfo
 	pwCache   sync.Map // payer id → pwCacheEntry
+	enrols    *enrolCache
 
 	wake      chan struct{} // nudges the notifier
 	bgCancel  context.CancelFunc
@@ -174,9 +175,10 @@ func Open(ctx context.Context, path string, masterKey []byte, opts ...Option) (*
 			hookMaxAttempts: 20,
 			notifyInterval:  time.Second,
 		},
-		log:  slog.New(slog.DiscardHandler),
-		now:  time.Now,
-		wake: make(chan struct{}, 1),
+		log:    slog.New(slog.DiscardHandler),
+		now:    time.Now,
+		wake:   make(chan struct{}, 1),
+		enrols: newEnrolCache(enrolCacheSize),
 	}
 	for _, o := range opts {
 		o(s)
@@ -201,7 +203,7 @@ func Open(ctx context.Context, path string, masterKey []byte, opts ...Option) (*
 	if s.st, err = openStore(ctx, path); err != nil {
 		return nil, err
 	}
-	s.w = newWriter(s.st, s.m.observeCommit)
+	s.w = newWriter(s.st, s.m.observeCommit, s.log)
 	if err := s.checkMasterKey(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +22,7 @@ var errClosed = &Error{Status: 503, Code: "unavailable", Message: "the payment b
 type txn struct {
 	ctx   context.Context
 	st    *store
+	w     *writer
 	after []func() // run once the transaction is durable
 }
 
@@ -88,6 +93,7 @@ func (t *txn) onCommit(f func()) { t.after = append(t.after, f) }
 // commit.
 type writeOp struct {
 	fn    func(*txn) (any, error)
+	batch bool // a payment: may leave deferred writes to the group's end
 	res   any
 	err   error
 	after []func()
@@ -99,28 +105,84 @@ type writeReq struct {
 }
 
 // writer is the single goroutine that owns the write connection.
+//
+// Durability. The connection runs with synchronous=NORMAL, so COMMIT writes
+// the group's frames to the WAL without waiting for the disk; the syncer
+// goroutine then fsyncs the WAL file and only after that answers the
+// group's operations (and runs their onCommit work). One fsync covers every
+// group committed before it started, and the writer runs the next group
+// while the disk works. An answer therefore still means "on disk", as with
+// synchronous=FULL; what may be lost on power failure is only a commit not
+// yet answered. Reads that show state to a user wait for the same point
+// (settle), so that nothing is shown that a power failure could take back.
 type writer struct {
 	st      *store
+	def     deferred            // the open group's deferred writes
+	multi   map[multiKey]string // texts of multi-row statements
 	ch      chan *writeReq
 	quit    chan struct{}
 	stopped chan struct{}
-	// observe reports each committed group's size and commit time.
+	// observe reports each group's size and the time from its start until
+	// it is durable.
 	observe func(ops int, d time.Duration)
+
+	wal      *os.File        // the WAL file, for fsync
+	syncCh   chan *syncBatch // committed groups waiting for their fsync
+	inflight atomic.Int64    // groups handed to the syncer, not yet answered
+	kick     chan struct{}   // the syncer answered some groups
+	failed   atomic.Pointer[Error]
+	log      *slog.Logger
+
+	ckptNudge chan struct{} // the syncer asks for a checkpoint
+	ckptStop  chan struct{}
+	restart   atomic.Bool // the checkpointer asks the writer to finish one
+
+	issued atomic.Uint64 // groups numbered (taken just before COMMIT makes changes visible)
+	mu     sync.Mutex
+	synced uint64        // groups durable (or failed) and answered
+	moved  chan struct{} // closed and replaced when synced grows
 }
 
-func newWriter(st *store, observe func(int, time.Duration)) *writer {
+// syncBatch is a group committed (or failed) waiting to be answered.
+type syncBatch struct {
+	seq   uint64
+	group []*writeReq
+	n     int
+	start time.Time
+	sync  bool // committed: answer after fsync
+}
+
+func newWriter(st *store, observe func(int, time.Duration), log *slog.Logger) *writer {
 	w := &writer{st: st, ch: make(chan *writeReq), quit: make(chan struct{}),
-		stopped: make(chan struct{}), observe: observe}
-	go w.run()
+		stopped: make(chan struct{}), observe: observe,
+		def: deferred{delta: map[int64]int64{}}, multi: map[multiKey]string{},
+		wal: st.wal, syncCh: make(chan *syncBatch, 256), moved: make(chan struct{}),
+		kick: make(chan struct{}, 1), log: log,
+		ckptNudge: make(chan struct{}, 1), ckptStop: make(chan struct{})}
+	synced := make(chan struct{})
+	checkpointed := make(chan struct{})
+	go w.checkpointer(checkpointed)
+	go w.syncer(synced)
+	go w.run(synced, checkpointed)
 	return w
 }
 
 // do runs the operations in order within one transaction (or more, if
 // other writes are queued) and waits until they are durable.
 func (w *writer) do(ctx context.Context, fns ...func(*txn) (any, error)) ([]*writeOp, error) {
+	return w.submit(ctx, false, fns)
+}
+
+// doPay is do for payment operations, which may book transfers and
+// notifications as deferred writes (see deferred.go).
+func (w *writer) doPay(ctx context.Context, fns ...func(*txn) (any, error)) ([]*writeOp, error) {
+	return w.submit(ctx, true, fns)
+}
+
+func (w *writer) submit(ctx context.Context, batch bool, fns []func(*txn) (any, error)) ([]*writeOp, error) {
 	req := &writeReq{done: make(chan struct{})}
 	for _, f := range fns {
-		req.ops = append(req.ops, &writeOp{fn: f})
+		req.ops = append(req.ops, &writeOp{fn: f, batch: batch})
 	}
 	select {
 	case w.ch <- req:
@@ -149,8 +211,35 @@ func (w *writer) stop() {
 	<-w.stopped
 }
 
-func (w *writer) run() {
-	defer close(w.stopped)
+// settle waits until every group started so far is durable (or failed):
+// call it after a read and before showing what it read.
+func (w *writer) settle(ctx context.Context) error {
+	target := w.issued.Load()
+	for {
+		w.mu.Lock()
+		done, moved := w.synced >= target, w.moved
+		w.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-w.stopped:
+			return errClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *writer) run(synced, checkpointed chan struct{}) {
+	defer func() {
+		close(w.syncCh)
+		<-synced
+		close(w.ckptStop)
+		<-checkpointed
+		close(w.stopped)
+	}()
 	for {
 		var first *writeReq
 		select {
@@ -174,53 +263,167 @@ func (w *writer) run() {
 	}
 }
 
+// commit runs a group in one transaction, commits it and hands it to the
+// syncer. While the syncer is still making earlier groups durable, the
+// writer keeps the transaction open and runs the operations that arrive
+// meanwhile in it: it commits when the disk is free (or the group is full),
+// so that groups grow with the load and each commit's log writes and fsync
+// serve many operations.
 func (w *writer) commit(group []*writeReq, n int) {
-	start := time.Now()
+	b := &syncBatch{start: time.Now()}
+	defer func() {
+		b.group, b.n = group, n
+		if b.seq == 0 {
+			b.seq = w.issued.Add(1)
+		}
+		w.inflight.Add(1)
+		w.syncCh <- b
+	}()
+	if e := w.failed.Load(); e != nil {
+		fail(group, e)
+		return
+	}
 	ctx := context.Background()
+	w.restartLog(ctx)
+	t := &txn{ctx: ctx, st: w.st, w: w}
 	// Most groups have no failing operation: run them without savepoints.
 	// If one fails, roll the group back and run it again with a savepoint
 	// around each operation (operations are decided by the database state
 	// alone, so the second run sees what the first did).
-	err, failed := w.attempt(ctx, group, false)
+	err := w.begin(ctx)
+	failed := false
+	if err == nil {
+		err, failed = w.runOps(t, group, false)
+	}
+	for stop := false; err == nil && !failed && !stop && n < maxGroup && w.inflight.Load() > 0; {
+		select {
+		case r := <-w.ch:
+			group = append(group, r)
+			n += len(r.ops)
+			err, failed = w.runOps(t, group[len(group)-1:], false)
+		case <-w.kick:
+		case <-w.quit:
+			stop = true
+		}
+	}
 	if err == nil && failed {
-		err, _ = w.attempt(ctx, group, true)
+		if err = w.begin(ctx); err == nil {
+			err, _ = w.runOps(t, group, true)
+		}
+	}
+	if err == nil {
+		err = w.finish(t, b)
 	}
 	if err != nil {
-		e := &Error{Status: 503, Code: "unavailable", Message: "storage failed: " + err.Error()}
-		for _, r := range group {
-			for _, op := range r.ops {
-				op.res, op.err, op.after = nil, e, nil
-			}
-			close(r.done)
-		}
+		fail(group, &Error{Status: 503, Code: "unavailable", Message: "storage failed: " + err.Error()})
 		return
 	}
-	if w.observe != nil {
-		w.observe(n, time.Since(start))
-	}
+	b.sync = true
+}
+
+// fail sets every operation of a group to e.
+func fail(group []*writeReq, e *Error) {
 	for _, r := range group {
 		for _, op := range r.ops {
-			for _, f := range op.after {
-				f()
-			}
+			op.res, op.err, op.after = nil, e, nil
 		}
-		close(r.done)
 	}
 }
 
-// attempt runs the group in one transaction. Without savepoints it stops
-// and rolls back at the first operation that fails (failed true); with
-// them it commits the operations that succeed. err is a storage failure.
-func (w *writer) attempt(ctx context.Context, group []*writeReq, savepoints bool) (err error, failed bool) {
-	t := &txn{ctx: ctx, st: w.st}
-	if _, err := w.st.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return err, false
+// syncer makes committed groups durable and answers them, in order.
+func (w *writer) syncer(done chan struct{}) {
+	defer close(done)
+	for b := range w.syncCh {
+		batches := []*syncBatch{b}
+	more:
+		for {
+			select {
+			case b, ok := <-w.syncCh:
+				if !ok {
+					break more
+				}
+				batches = append(batches, b)
+			default:
+				break more
+			}
+		}
+		var serr *Error
+		for _, b := range batches {
+			if b.sync {
+				serr = w.sync()
+				break
+			}
+		}
+		for _, b := range batches {
+			if b.sync && serr != nil {
+				fail(b.group, serr)
+			}
+			if b.sync && serr == nil && w.observe != nil {
+				w.observe(b.n, time.Since(b.start))
+			}
+			for _, r := range b.group {
+				for _, op := range r.ops {
+					for _, f := range op.after {
+						f()
+					}
+				}
+				close(r.done)
+			}
+		}
+		w.mu.Lock()
+		w.synced = batches[len(batches)-1].seq
+		close(w.moved)
+		w.moved = make(chan struct{})
+		w.mu.Unlock()
+		w.inflight.Add(-int64(len(batches)))
+		w.nudgeCheckpointer()
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
 	}
-	for _, r := range group {
+}
+
+// sync fsyncs the WAL. After a failed fsync the kernel may have dropped the
+// unwritten pages, so nothing more is committed: the writer refuses every
+// write until the service is opened again and SQLite recovers the file.
+func (w *writer) sync() *Error {
+	if e := w.failed.Load(); e != nil {
+		return e
+	}
+	if err := dataSync(w.wal); err != nil {
+		e := &Error{Status: 503, Code: "unavailable", Message: "storage failed: syncing the log: " + err.Error()}
+		w.failed.CompareAndSwap(nil, e)
+		return w.failed.Load()
+	}
+	return nil
+}
+
+// begin opens the group's transaction.
+func (w *writer) begin(ctx context.Context) error {
+	w.def.reset()
+	_, err := w.st.wconn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	return err
+}
+
+// runOps runs operations in the open transaction. Without savepoints it
+// stops and rolls back at the first operation that fails (failed true);
+// with them it undoes only the failing operations. err is a storage
+// failure, after which the transaction is rolled back.
+func (w *writer) runOps(t *txn, reqs []*writeReq, savepoints bool) (err error, failed bool) {
+	for _, r := range reqs {
 		for _, op := range r.ops {
+			// Other operations see the payments before them written.
+			if !op.batch {
+				if err := t.flush(); err != nil {
+					w.rollback(t.ctx)
+					return err, false
+				}
+			}
+			m := w.def.mark()
 			if savepoints {
 				if _, err := t.exec("SAVEPOINT op"); err != nil {
-					w.rollback(ctx)
+					w.rollback(t.ctx)
 					return err, false
 				}
 			}
@@ -230,30 +433,43 @@ func (w *writer) attempt(ctx context.Context, group []*writeReq, savepoints bool
 			if op.err == nil {
 				if savepoints {
 					if _, err := t.exec("RELEASE op"); err != nil {
-						w.rollback(ctx)
+						w.rollback(t.ctx)
 						return err, false
 					}
 				}
 				continue
 			}
 			op.res, op.after = nil, nil
+			w.def.undo(m)
 			if !savepoints {
-				w.rollback(ctx)
+				w.rollback(t.ctx)
 				return nil, true
 			}
 			_, err1 := t.exec("ROLLBACK TO op")
 			_, err2 := t.exec("RELEASE op")
 			if err := errors.Join(err1, err2); err != nil {
-				w.rollback(ctx)
+				w.rollback(t.ctx)
 				return err, false
 			}
 		}
 	}
-	if _, err := w.st.wconn.ExecContext(ctx, "COMMIT"); err != nil {
-		w.rollback(ctx)
-		return err, false
-	}
 	return nil, false
+}
+
+// finish writes the deferred writes and commits. The group's sequence
+// number is taken before COMMIT makes its changes visible, so that a
+// reader's settle, taken after its read, covers whatever it saw.
+func (w *writer) finish(t *txn, b *syncBatch) error {
+	if err := t.flush(); err != nil {
+		w.rollback(t.ctx)
+		return err
+	}
+	b.seq = w.issued.Add(1)
+	if _, err := w.st.wconn.ExecContext(t.ctx, "COMMIT"); err != nil {
+		w.rollback(t.ctx)
+		return err
+	}
+	return nil
 }
 
 func runOp(fn func(*txn) (any, error), t *txn) (res any, err error) {
@@ -266,5 +482,6 @@ func runOp(fn func(*txn) (any, error), t *txn) (res any, err error) {
 }
 
 func (w *writer) rollback(ctx context.Context) {
+	w.def.reset()
 	w.st.wconn.ExecContext(ctx, "ROLLBACK") //nolint:errcheck // best effort after a failure
 }
