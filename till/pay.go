@@ -369,4 +369,3 @@ func (t *Till) cancelOrder(ctx context.Context, order string) (api.Order, error)
 	t.mon.Report(unreachable(err))
 	return o, err
 }
-
