@@ -4,7 +4,7 @@
 set -euo pipefail
 need=(gcc libc6-dev pkg-config make git
       libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
-      xvfb xauth socat)
+      xvfb xauth socat xdotool imagemagick libasound2-dev)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
