@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -111,7 +112,15 @@ func BenchmarkPayHTTP(b *testing.B) {
 	}
 }
 
+// benchGCPercent is backendcli's serveGCPercent.
+const benchGCPercent = 400
+
 func benchPay(b *testing.B, kind string, conc int) {
+	// The collector's target of `paybackend serve` (see backendcli), for
+	// both handlers.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(benchGCPercent))
+	}
 	now := time.Now()
 	s := benchService(b, now)
 	ctx := context.Background()

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
@@ -129,11 +130,18 @@ func (t *txn) flush() error {
 		q := t.w.multiQuery("transfers", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO transfers(debit, credit, amount, kind, order_id, created) VALUES ", n, 6, "")
 		})
-		args := make([]any, 0, 6*(hi-lo))
+		args := make([]driver.Value, 0, 6*(hi-lo))
 		for _, tr := range d.transfers[lo:hi] {
-			args = append(args, tr.debit, tr.credit, tr.amount, tr.kind, tr.order, tr.at)
+			order := driver.Value(tr.order)
+			if v, ok := tr.order.(driver.Valuer); ok {
+				var err error
+				if order, err = v.Value(); err != nil {
+					return fmt.Errorf("transfer order id: %w", err)
+				}
+			}
+			args = append(args, tr.debit, tr.credit, tr.amount, tr.kind, order, tr.at)
 		}
-		_, err := t.exec(q, args...)
+		_, err := t.rawExec(q, args...)
 		return err
 	})
 	if err != nil {
@@ -149,7 +157,7 @@ func (t *txn) flush() error {
 	// One UPDATE by rowid per account: cheaper in SQLite than one
 	// statement joining a list of values, which builds a temporary table.
 	for _, acc := range accs {
-		res, err := t.exec("UPDATE accounts SET balance = balance + ? WHERE id = ?", d.delta[acc], acc)
+		res, err := t.rawExec("UPDATE accounts SET balance = balance + ? WHERE id = ?", d.delta[acc], acc)
 		if err != nil {
 			return err
 		}
@@ -161,11 +169,11 @@ func (t *txn) flush() error {
 		q := t.w.multiQuery("outbox", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO outbox(payer, body, created) VALUES ", n, 3, "")
 		})
-		args := make([]any, 0, 3*(hi-lo))
+		args := make([]driver.Value, 0, 3*(hi-lo))
 		for _, nt := range d.notes[lo:hi] {
 			args = append(args, nt.payer, nt.body, nt.at)
 		}
-		_, err := t.exec(q, args...)
+		_, err := t.rawExec(q, args...)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"tillpay/backend/api"
 	"tillpay/backend/client"
@@ -344,5 +345,62 @@ func TestEnrolCacheBounded(t *testing.T) {
 	c.dropPayer("p9")
 	if _, ok := c.get(20); ok {
 		t.Fatal("dropped payer still cached")
+	}
+}
+
+// Writes racing with Close either run (and are stored) or fail with
+// errClosed: none hangs, and none that reported success is lost.
+func TestWritesRacingCloseRunOrFail(t *testing.T) {
+	path := t.TempDir() + "/close.db"
+	key := make([]byte, 32)
+	s, err := Open(context.Background(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	results := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.w.do1(context.Background(), func(t *txn) (any, error) {
+				_, err := t.exec("INSERT INTO meta(key, value) VALUES (?, x'00')", fmt.Sprintf("close-%d", i))
+				return nil, err
+			})
+			results <- err
+		}()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writes still waiting after Close")
+	}
+	close(results)
+	ok := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, errClosed):
+			t.Fatalf("write failed with %v, want success or %v", err, errClosed)
+		}
+	}
+	s2, err := Open(context.Background(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var stored int
+	if err := s2.st.read.QueryRow("SELECT count(*) FROM meta WHERE key LIKE 'close-%'").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != ok {
+		t.Fatalf("%d writes reported success, %d stored", ok, stored)
 	}
 }

@@ -6,10 +6,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"tillpay/backend/api"
 )
 
 type metrics struct {
 	payments   *prometheus.CounterVec
+	paid       prometheus.Counter // payments with status paid, the common case
 	latency    *prometheus.HistogramVec
 	groupSize  prometheus.Histogram
 	commitTime prometheus.Histogram
@@ -42,6 +45,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "Notifications delivered, by sink and result.",
 		}, []string{"sink", "result"}),
 	}
+	m.paid = m.payments.WithLabelValues(api.StatusPaid, "")
 	for _, c := range []prometheus.Collector{m.payments, m.latency, m.groupSize, m.commitTime, m.notified,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
@@ -49,6 +53,15 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// countPayment counts a payment decided with status and reason.
+func (m *metrics) countPayment(status, reason string) {
+	if status == api.StatusPaid && reason == "" {
+		m.paid.Inc()
+		return
+	}
+	m.payments.WithLabelValues(status, reason).Inc()
 }
 
 func (m *metrics) observeCommit(ops int, d time.Duration) {

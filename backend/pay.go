@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"time"
 
 	"tillpay/backend/api"
@@ -130,7 +133,19 @@ func (s *Service) checkToken(e enrolEntry, code paycode.Code, at time.Time) (ver
 	return verification{enrolled: true, payer: e.payer, match: m, err: verr}, nil
 }
 
-func seedAD(keyID int64) string { return fmt.Sprintf("seed:%07d", keyID) }
+// seedAD is the associated data sealing a seed: "seed:" and the key id in
+// at least 7 digits.
+func seedAD(keyID int64) string {
+	if keyID < 0 {
+		return fmt.Sprintf("seed:%07d", keyID) // not a key id; kept for the same text
+	}
+	var b [32]byte
+	out := append(b[:0], "seed:"...)
+	for d := int64(1_000_000); d > 1 && keyID < d; d /= 10 {
+		out = append(out, '0')
+	}
+	return string(strconv.AppendInt(out, keyID, 10))
+}
 
 // prepare validates and verifies a payment outside the writer.
 func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayRequest) (*payPrep, error) {
@@ -191,10 +206,14 @@ func (s *Service) Pay(ctx context.Context, term *Terminal, req api.PayRequest) (
 func (s *Service) finishPay(term *Terminal, r payResult) api.Order {
 	o := r.order
 	if r.fresh {
-		s.m.payments.WithLabelValues(o.status, o.reason).Inc()
-		s.log.Info("payment", "terminal", term.ID, "merchant", term.Merchant, "order", o.mo,
-			"code", o.codeMasked, "amount", o.amount, "currency", o.currency, "status", o.status,
-			"reason", o.reason, "offline", o.offline)
+		s.m.countPayment(o.status, o.reason)
+		// Checked first: the call would build its attributes even for a
+		// logger that drops them.
+		if s.log.Enabled(context.Background(), slog.LevelInfo) {
+			s.log.Info("payment", "terminal", term.ID, "merchant", term.Merchant, "order", o.mo,
+				"code", o.codeMasked, "amount", o.amount, "currency", o.currency, "status", o.status,
+				"reason", o.reason, "offline", o.offline)
+		}
 	}
 	return o.api()
 }
@@ -255,16 +274,35 @@ const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, 
 	LEFT JOIN payers p ON p.id = e.payer
 	LEFT JOIN accounts a ON a.id = p.account`
 
+// nullInt reads an INTEGER column's driver value (nil for NULL).
+func nullInt(v driver.Value) sql.NullInt64 {
+	n, ok := v.(int64)
+	return sql.NullInt64{Int64: n, Valid: ok}
+}
+
+// nullString reads a TEXT column's driver value (nil for NULL).
+func nullString(v driver.Value) sql.NullString {
+	switch s := v.(type) {
+	case string:
+		return sql.NullString{String: s, Valid: true}
+	case []byte:
+		return sql.NullString{String: string(s), Valid: true}
+	}
+	return sql.NullString{}
+}
+
 // payOp decides and records a payment inside the writer's transaction.
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	var orderID, failures, locked, acc, balance, limit, credit sql.NullInt64
-	var payer sql.NullString
-	if err := t.row(payLookup, []any{term.Merchant, req.MerchantOrder, int64(p.code.KeyID)},
-		&orderID, &payer, &failures, &locked, &acc, &balance, &limit, &credit); err != nil {
+	var look [8]driver.Value
+	if err := t.rawRow(payLookup, []driver.NamedValue{
+		{Ordinal: 1, Value: term.Merchant}, {Ordinal: 2, Value: req.MerchantOrder}, {Ordinal: 3, Value: int64(p.code.KeyID)},
+	}, look[:]); err != nil {
 		return nil, err
 	}
+	orderID, payer, failures, locked := nullInt(look[0]), nullString(look[1]), nullInt(look[2]), nullInt(look[3])
+	acc, balance, limit, credit := nullInt(look[4]), nullInt(look[5]), nullInt(look[6]), nullInt(look[7])
 	// Idempotency on (merchant, merchant order).
 	if orderID.Valid {
 		old, err := orderIn(t, term.Merchant, req.MerchantOrder)
@@ -331,7 +369,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	// useCode records the code as used: it is dead from now on, whatever
 	// the outcome. It reports whether the code was fresh.
 	useCode := func() (bool, error) {
-		res, err := t.exec("INSERT OR IGNORE INTO used_codes(key_id, counter, at) VALUES (?, ?, ?)",
+		res, err := t.rawExec("INSERT OR IGNORE INTO used_codes(key_id, counter, at) VALUES (?, ?, ?)",
 			int64(p.code.KeyID), int64(p.ver.match.Counter), now.UnixNano())
 		if err != nil {
 			return false, err

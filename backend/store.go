@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -170,8 +171,9 @@ type store struct {
 	wconn  *sql.Conn
 	ckpt   *sql.DB // one connection that only checkpoints
 	read   *sql.DB
-	stmts  map[string]*sql.Stmt // prepared on wconn, used only by the writer
-	rstmts map[string]*sql.Stmt // prepared on read
+	stmts  map[string]*sql.Stmt   // prepared on wconn, used only by the writer
+	raw    map[string]driver.Stmt // prepared on wconn's driver connection (see txn.rawRow)
+	rstmts map[string]*sql.Stmt   // prepared on read
 }
 
 func openStore(ctx context.Context, path string) (*store, error) {
@@ -219,13 +221,19 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	}
 	ck.SetMaxOpenConns(1)
 	return &store{path: path, wal: wal, write: w, wconn: conn, ckpt: ck, read: r,
-		stmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{}}, nil
+		stmts: map[string]*sql.Stmt{}, raw: map[string]driver.Stmt{}, rstmts: map[string]*sql.Stmt{}}, nil
 }
 
 func (s *store) close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
+	s.wconn.Raw(func(any) error { //nolint:errcheck // closing
+		for _, st := range s.raw {
+			st.Close()
+		}
+		return nil
+	})
 	for _, st := range s.rstmts {
 		st.Close()
 	}

@@ -1,10 +1,13 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -72,6 +75,88 @@ func (t *txn) row(query string, args []any, dest ...any) error {
 	return err
 }
 
+// rawStmt returns the driver statement for query on the write
+// connection's driver connection dc, prepared on first use.
+func (t *txn) rawStmt(dc any, query string) (driver.Stmt, error) {
+	if st, ok := t.st.raw[query]; ok {
+		return st, nil
+	}
+	p, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, errors.New("the driver cannot prepare statements with a context")
+	}
+	st, err := p.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("preparing %q: %w", query, err)
+	}
+	t.st.raw[query] = st
+	return st, nil
+}
+
+// rawExec runs a statement straight on the write connection's driver (see
+// rawRow), for the statements every payment runs. args are driver values:
+// int64, float64, bool, []byte, string, time.Time or nil.
+func (t *txn) rawExec(query string, args ...driver.Value) (driver.Result, error) {
+	named := make([]driver.NamedValue, len(args))
+	for i, v := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	var res driver.Result
+	err := t.st.wconn.Raw(func(dc any) error {
+		st, err := t.rawStmt(dc, query)
+		if err != nil {
+			return err
+		}
+		ex, ok := st.(driver.StmtExecContext)
+		if !ok {
+			return errors.New("the driver cannot execute with a context")
+		}
+		res, err = ex.ExecContext(t.ctx, named)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	return res, nil
+}
+
+// rawRow runs a one-row query straight on the write connection's driver,
+// without database/sql's bookkeeping of rows, locks and conversions, which
+// costs about as much as SQLite's own work for a lookup by key: it is for
+// the payment's lookup, run once per payment. dest receives the columns as
+// driver values (int64, float64, string, []byte or nil; bytes are copied).
+// sql.ErrNoRows is returned as is.
+func (t *txn) rawRow(query string, args []driver.NamedValue, dest []driver.Value) error {
+	err := t.st.wconn.Raw(func(dc any) error {
+		st, err := t.rawStmt(dc, query)
+		if err != nil {
+			return err
+		}
+		q, ok := st.(driver.StmtQueryContext)
+		if !ok {
+			return errors.New("the driver cannot query with a context")
+		}
+		rows, err := q.QueryContext(t.ctx, args)
+		if err != nil {
+			return err
+		}
+		err = rows.Next(dest)
+		if errors.Is(err, io.EOF) {
+			err = sql.ErrNoRows
+		}
+		for i, v := range dest {
+			if b, ok := v.([]byte); ok {
+				dest[i] = bytes.Clone(b) // the driver may reuse it
+			}
+		}
+		return errors.Join(err, rows.Close())
+	})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return err
+}
+
 func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
 	st, err := t.stmt(query)
 	if err != nil {
@@ -102,6 +187,8 @@ type writeOp struct {
 type writeReq struct {
 	ops  []*writeOp
 	done chan struct{}
+	one  [1]*writeOp // backs ops for a single operation
+	op   writeOp     // the single operation, allocated with the request
 }
 
 // writer is the single goroutine that owns the write connection.
@@ -153,7 +240,7 @@ type syncBatch struct {
 }
 
 func newWriter(st *store, observe func(int, time.Duration), log *slog.Logger) *writer {
-	w := &writer{st: st, ch: make(chan *writeReq), quit: make(chan struct{}),
+	w := &writer{st: st, ch: make(chan *writeReq, maxGroup), quit: make(chan struct{}),
 		stopped: make(chan struct{}), observe: observe,
 		def: deferred{delta: map[int64]int64{}}, multi: map[multiKey]string{},
 		wal: st.wal, syncCh: make(chan *syncBatch, 256), moved: make(chan struct{}),
@@ -181,8 +268,25 @@ func (w *writer) doPay(ctx context.Context, fns ...func(*txn) (any, error)) ([]*
 
 func (w *writer) submit(ctx context.Context, batch bool, fns []func(*txn) (any, error)) ([]*writeOp, error) {
 	req := &writeReq{done: make(chan struct{})}
-	for _, f := range fns {
-		req.ops = append(req.ops, &writeOp{fn: f, batch: batch})
+	if len(fns) == 1 {
+		req.op = writeOp{fn: fns[0], batch: batch}
+		req.one[0] = &req.op
+		req.ops = req.one[:]
+	} else {
+		req.ops = make([]*writeOp, len(fns))
+		for i, f := range fns {
+			req.ops[i] = &writeOp{fn: f, batch: batch}
+		}
+	}
+	// The queue is buffered, so that a request seldom waits to hand over
+	// its operations while the writer is busy: it then sleeps only once,
+	// until the answer.
+	select {
+	case <-w.quit:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	default:
 	}
 	select {
 	case w.ch <- req:
@@ -191,9 +295,19 @@ func (w *writer) submit(ctx context.Context, batch bool, fns []func(*txn) (any, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	// Once taken, the operation runs to the end: wait for it, so that the
-	// caller never reports an outcome different from the stored one.
-	<-req.done
+	// Once queued, the operation runs to the end: wait for it, so that the
+	// caller never reports an outcome different from the stored one. The
+	// writer answers every request it took before it stops; one still
+	// queued when it stopped never ran.
+	select {
+	case <-req.done:
+	case <-w.stopped:
+		select {
+		case <-req.done:
+		default:
+			return nil, errClosed
+		}
+	}
 	return req.ops, nil
 }
 
@@ -295,7 +409,8 @@ func (w *writer) commit(group []*writeReq, n int) {
 	if err == nil {
 		err, failed = w.runOps(t, group, false)
 	}
-	for stop := false; err == nil && !failed && !stop && n < maxGroup && w.inflight.Load() > 0; {
+	stop := false
+	for err == nil && !failed && !stop && n < maxGroup && w.inflight.Load() > 0 {
 		select {
 		case r := <-w.ch:
 			group = append(group, r)
@@ -304,6 +419,18 @@ func (w *writer) commit(group []*writeReq, n int) {
 		case <-w.kick:
 		case <-w.quit:
 			stop = true
+		}
+	}
+	// The disk is free: take in what is already queued before committing,
+	// rather than leaving it to wait for the next group's fsync.
+	for gather := true; gather && err == nil && !failed && !stop && n < maxGroup; {
+		select {
+		case r := <-w.ch:
+			group = append(group, r)
+			n += len(r.ops)
+			err, failed = w.runOps(t, group[len(group)-1:], false)
+		default:
+			gather = false
 		}
 	}
 	if err == nil && failed {
@@ -402,7 +529,7 @@ func (w *writer) sync() *Error {
 // begin opens the group's transaction.
 func (w *writer) begin(ctx context.Context) error {
 	w.def.reset()
-	_, err := w.st.wconn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	_, err := (&txn{ctx: ctx, st: w.st, w: w}).rawExec("BEGIN IMMEDIATE")
 	return err
 }
 
@@ -465,7 +592,7 @@ func (w *writer) finish(t *txn, b *syncBatch) error {
 		return err
 	}
 	b.seq = w.issued.Add(1)
-	if _, err := w.st.wconn.ExecContext(t.ctx, "COMMIT"); err != nil {
+	if _, err := t.rawExec("COMMIT"); err != nil {
 		w.rollback(t.ctx)
 		return err
 	}
