@@ -186,11 +186,13 @@ func (t *Till) Forwarded(p journal.Payment) {
 // ForwardPassDone is called by the forwarder after each upload pass.
 func (t *Till) ForwardPassDone(ctx context.Context) { t.emitSync(ctx) }
 
-// Reconcile settles the payments a previous run left open: uploads in
+// Reconcile relearns the backend's clock and settles the payments a
+// previous run (or an outage) left open: uploads in
 // flight go back to the queue, online payments of unknown outcome are
 // reversed (as Alipay and WeChat tills do), and payments waiting for the
 // payer are queried, then cancelled once past their time.
 func (t *Till) Reconcile(ctx context.Context) {
+	t.syncClock(ctx) // reconnected: learn the backend's clock again
 	open, err := t.j.ToReconcile(ctx)
 	if err != nil {
 		t.emitError("The payment journal could not be read: " + journalSentence(err))

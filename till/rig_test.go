@@ -73,12 +73,20 @@ type rigOption func(*config.Config)
 
 func newRig(t *testing.T, opts ...rigOption) *rig {
 	t.Helper()
+	return newRigSkewed(t, 0, opts...)
+}
+
+// newRigSkewed is newRig with the backend's clock skew ahead of the
+// till's (and the wallet's) own clock.
+func newRigSkewed(t *testing.T, skew time.Duration, opts ...rigOption) *rig {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	key := make([]byte, 32)
 	rand.Read(key)
 	svc, err := backend.Open(ctx, filepath.Join(dir, "backend.db"), key,
-		backend.WithPasswordIterations(1000), backend.WithConfirmTimeout(time.Minute))
+		backend.WithPasswordIterations(1000), backend.WithConfirmTimeout(time.Minute),
+		backend.WithClock(func() time.Time { return time.Now().Add(skew) }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,14 +173,13 @@ func (t *Till) emitError(reason string) {
 	t.emit(Event{Event: EventError, Reason: reason})
 }
 
-// Start checks the journal, learns the backend's clock, settles what a
-// previous run left open, announces the till and, with a fixed amount,
-// arms it.
+// Start checks the journal, announces the till, learns the backend's clock
+// and settles what a previous run left open (Reconcile), and, with a fixed
+// amount, arms it.
 func (t *Till) Start(ctx context.Context) error {
 	if err := t.j.Check(ctx); err != nil {
 		return fmt.Errorf("till: %w", err)
 	}
-	t.syncClock(ctx)
 	t.emit(Event{Event: EventReady, Backend: t.opt.BackendURL, Journal: t.j.Path(), Terminal: t.j.Terminal(), Mode: t.cfg.Offline.Mode})
 	t.Reconcile(ctx)
 	t.emitSync(ctx)

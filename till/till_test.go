@@ -202,6 +202,32 @@ func TestLostAnswerRequireOnlineIsReversed(t *testing.T) {
 	r.audit()
 }
 
+// A till whose clock is hours off records scan times on the backend's
+// clock, so its queued codes still verify at upload.
+func TestWrongTillClockDoesNotExpireOfflineCodes(t *testing.T) {
+	r := newRigSkewed(t, 3*time.Hour, func(c *config.Config) { c.Offline.Mode = config.ForceOffline })
+	if off := r.till.ClockOffset(); off < 3*time.Hour-time.Minute || off > 3*time.Hour+time.Minute {
+		t.Fatalf("learned offset %v, want about 3h", off)
+	}
+	r.charge("4")
+	r.scan(r.code(r.wallet))
+	ev := r.payment(till.StatusQueued)
+	p, err := r.j.Get(r.ctx, ev.Order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.ScanTime.Sub(p.ScanLocal); d < 3*time.Hour-time.Minute || d > 3*time.Hour+time.Minute {
+		t.Fatalf("scan time %v vs local %v: not on the backend's clock", p.ScanTime, p.ScanLocal)
+	}
+	if _, err := r.fwd.Drain(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := r.expect(func(e till.Event) bool { return e.Event == till.EventPayment && e.Order == ev.Order })
+	if got.Status != till.StatusSettled {
+		t.Fatalf("%+v", got)
+	}
+}
+
 func TestLateDecline(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.Offline.Mode = config.ForceOffline })
 	poor := r.addPayer("broke", 50, 0)

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"tillpay/backend/api"
@@ -53,7 +54,14 @@ type base struct {
 	now  func() time.Time
 	// auth sets the request's credentials; body is the exact bytes sent.
 	auth func(req *http.Request, body []byte)
+	// offset is the backend's clock minus ours, in nanoseconds, as the
+	// last Time call measured it; signed requests are stamped on the
+	// backend's clock, so a client with a wrong clock is not refused.
+	offset atomic.Int64
 }
+
+// backendNow is the client's estimate of the backend's clock.
+func (b *base) backendNow() time.Time { return b.now().Add(time.Duration(b.offset.Load())) }
 
 // Option configures a client.
 type Option func(*base)
@@ -129,7 +137,8 @@ func (b *base) do(ctx context.Context, method, path string, in, out any) error {
 
 // Time asks the backend for its clock (no authentication). It returns the
 // backend's time and the offset to add to the local clock to get it,
-// estimated from the round trip.
+// estimated from the round trip; the client stamps its signed requests
+// with that offset from then on.
 func (b *base) Time(ctx context.Context) (server time.Time, offset time.Duration, err error) {
 	sent := b.now()
 	var r api.TimeResponse
@@ -138,7 +147,9 @@ func (b *base) Time(ctx context.Context) (server time.Time, offset time.Duration
 	}
 	received := b.now()
 	mid := sent.Add(received.Sub(sent) / 2)
-	return r.Time, r.Time.Sub(mid), nil
+	offset = r.Time.Sub(mid)
+	b.offset.Store(int64(offset))
+	return r.Time, offset, nil
 }
 
 // Health reports whether the backend answers its health check.

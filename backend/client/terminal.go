@@ -35,7 +35,7 @@ func NewTerminal(baseURL, terminalID string, key []byte, opts ...Option) (*Termi
 	k := append([]byte(nil), key...)
 	b.auth = func(req *http.Request, body []byte) {
 		req.Header.Set("Authorization",
-			api.AuthorizationHeader(terminalID, k, req.Method, req.URL.RequestURI(), b.now(), body))
+			api.AuthorizationHeader(terminalID, k, req.Method, req.URL.RequestURI(), b.backendNow(), body))
 	}
 	return &Terminal{base: b, id: terminalID, key: k}, nil
 }
