@@ -30,17 +30,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin=${TILLPAY_BIN:-}
-if [ -z "$bin" ]; then
-  bin=$work/tillpay
-  (cd "$root" && go build -o "$bin" .)
-fi
+# shellcheck source=scripts/lib-xvfb.sh
+. "$root/scripts/lib-xvfb.sh"
+till_binary
 
-# A display of our own: Xvfb picks a free number and writes it to fd 4.
-Xvfb -displayfd 4 -screen 0 1024x768x24 -nolisten tcp 4>"$work/display" 2>"$work/xvfb.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(head -1 "$work/display")
+start_xvfb
 export LANG=${SCREENSHOT_LANG:-en_US.UTF-8} LANGUAGE= LC_ALL=
 
 cat >"$work/tillpay.toml" <<TOML
