@@ -117,84 +117,95 @@ func (w *writer) write(ev till.Event) {
 // Help lists the commands.
 const Help = "commands: charge <amount> | cancel | refund <order> [amount] | query <order> | ack <order> | status | sync | help | quit"
 
-// execute runs one command line; it reports whether the session should end.
-func execute(ctx context.Context, opt Options, w *writer, line string) (quit bool) {
+// Command is one parsed command line.
+type Command struct {
+	Name   string        // charge, cancel, refund, query, ack, status, sync, help, quit
+	Amount *money.Amount // charge (always), refund (when partial)
+	Order  string        // refund, query, ack
+}
+
+// ParseCommand reads one command line. A blank line or a comment (#…)
+// gives a Command with no Name; a mistake gives an error whose text is a
+// sentence for the person who typed it.
+func ParseCommand(line, currency string) (Command, error) {
 	fields := strings.Fields(line)
 	if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+		return Command{}, nil
+	}
+	c := Command{Name: strings.ToLower(fields[0])}
+	args := fields[1:]
+	arity := map[string][2]int{"charge": {1, 1}, "cancel": {0, 0}, "refund": {1, 2}, "query": {1, 1}, "ack": {1, 1},
+		"status": {0, 0}, "sync": {0, 0}, "help": {0, 0}, "quit": {0, 0}, "exit": {0, 0}}
+	n, ok := arity[c.Name]
+	if !ok {
+		return Command{}, fmt.Errorf("unknown command %q. %s", fields[0], Help)
+	}
+	if len(args) < n[0] || len(args) > n[1] {
+		return Command{}, fmt.Errorf("%q: wrong number of arguments. %s", c.Name, Help)
+	}
+	switch c.Name {
+	case "exit":
+		c.Name = "quit"
+	case "charge":
+		a, err := money.Parse(args[0], currency)
+		if err != nil {
+			return Command{}, fmt.Errorf("charge: %q is not an amount: %v. Write it like 12.50", args[0], err)
+		}
+		c.Amount = &a
+	case "refund":
+		c.Order = args[0]
+		if len(args) == 2 {
+			a, err := money.Parse(args[1], currency)
+			if err != nil {
+				return Command{}, fmt.Errorf("refund: %q is not an amount: %v", args[1], err)
+			}
+			c.Amount = &a
+		}
+	case "query", "ack":
+		c.Order = args[0]
+	}
+	return c, nil
+}
+
+// execute runs one command line; it reports whether the session should end.
+func execute(ctx context.Context, opt Options, w *writer, line string) (quit bool) {
+	fail := func(err error) {
+		w.write(till.Event{Event: till.EventError, Time: opt.Now(), Reason: err.Error()})
+	}
+	c, err := ParseCommand(line, opt.Currency)
+	if err != nil {
+		fail(err)
 		return false
 	}
-	fail := func(format string, args ...any) {
-		w.write(till.Event{Event: till.EventError, Time: opt.Now(), Reason: fmt.Sprintf(format, args...)})
-	}
 	t := opt.Till
-	cmd, args := strings.ToLower(fields[0]), fields[1:]
-	want := func(min, max int) bool {
-		if len(args) < min || len(args) > max {
-			fail("%q: wrong number of arguments. %s", cmd, Help)
-			return false
-		}
-		return true
-	}
-	switch cmd {
+	switch c.Name {
+	case "":
 	case "charge":
-		if !want(1, 1) {
-			return false
-		}
-		a, err := money.Parse(args[0], opt.Currency)
+		err = t.Charge(ctx, *c.Amount)
 		if err != nil {
-			fail("charge: %q is not an amount: %v. Write it like 12.50.", args[0], err)
-			return false
-		}
-		if err := t.Charge(ctx, a); err != nil {
-			fail("charge: %v", err)
+			err = fmt.Errorf("charge: %w", err)
 		}
 	case "cancel":
-		if !want(0, 0) {
-			return false
-		}
-		if err := t.Cancel(ctx); err != nil {
-			fail("cancel: %v", err)
+		if err = t.Cancel(ctx); err != nil {
+			err = fmt.Errorf("cancel: %w", err)
 		}
 	case "refund":
-		if !want(1, 2) {
-			return false
-		}
-		var amount *money.Amount
-		if len(args) == 2 {
-			a, err := money.Parse(args[1], opt.Currency)
-			if err != nil {
-				fail("refund: %q is not an amount: %v", args[1], err)
-				return false
-			}
-			amount = &a
-		}
-		if err := t.Refund(ctx, args[0], amount); err != nil {
-			fail("%v", err)
-		}
+		err = t.Refund(ctx, c.Order, c.Amount)
 	case "query":
-		if !want(1, 1) {
-			return false
-		}
-		if err := t.Query(ctx, args[0]); err != nil {
-			fail("%v", err)
-		}
+		err = t.Query(ctx, c.Order)
 	case "ack":
-		if !want(1, 1) {
-			return false
-		}
-		if err := t.Acknowledge(ctx, args[0]); err != nil {
-			fail("%v", err)
-		}
+		err = t.Acknowledge(ctx, c.Order)
 	case "status":
 		t.Status(ctx)
 	case "sync":
 		t.Sync(ctx)
 	case "help":
 		w.write(till.Event{Event: till.EventStatus, Time: opt.Now(), Detail: Help})
-	case "quit", "exit":
+	case "quit":
 		return true
-	default:
-		fail("unknown command %q. %s", fields[0], Help)
+	}
+	if err != nil {
+		fail(err)
 	}
 	return false
 }
