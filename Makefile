@@ -1,4 +1,6 @@
 # tillpay — common tasks. `make test` is what CI runs.
+# Go from the official tarball lives in /usr/local/go/bin, often not on PATH.
+export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 BIN     ?= bin
 PKGS    ?= ./...
