@@ -199,7 +199,7 @@ func (t *Till) Reconcile(ctx context.Context) {
 		return
 	}
 	for _, p := range open {
-		if t.currentOrder() == p.Order {
+		if t.inFlight(p) {
 			continue
 		}
 		switch p.State {
@@ -222,13 +222,17 @@ func (t *Till) Reconcile(ctx context.Context) {
 	t.fwd.Poke()
 }
 
-func (t *Till) currentOrder() string {
+// inFlight reports whether p belongs to the sale being paid now: its order,
+// or a record written since its code was scanned whose number the sale
+// does not hold yet. Reconcile leaves those to the sale.
+func (t *Till) inFlight(p journal.Payment) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.sale == nil {
-		return ""
+	s := t.sale
+	if s == nil || s.state == saleArmed {
+		return false
 	}
-	return t.sale.order
+	return p.Order == s.order || s.order == "" && !p.Created.Before(s.scanned)
 }
 
 // reverse closes an online payment whose outcome the till does not know:

@@ -99,6 +99,9 @@ type sale struct {
 	state  string
 	order  string
 	cancel chan struct{} // closed by Cancel while waiting for the payer
+	// scanned is when the paying code arrived (the journal's record of it
+	// is written after).
+	scanned time.Time
 }
 
 // New returns a till. Call Start before use and Close after.
@@ -392,6 +395,7 @@ func (t *Till) handleScan(ev scanner.Event) {
 		return
 	}
 	s.state = saleSubmitting
+	s.scanned = t.clk.Now().Add(-time.Second) // margin for the journal's own clock
 	t.mu.Unlock()
 	t.wg.Add(1)
 	go func() {
