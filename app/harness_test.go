@@ -2,11 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,7 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"tillpay/backend"
-	"tillpay/backend/client"
+	"tillpay/backend/backendtest"
 	"tillpay/config"
 	"tillpay/internal/boot"
 	"tillpay/scanner"
@@ -71,7 +67,7 @@ func (h *harness) key(name fyne.KeyName)   { h.canvas().OnTypedKey()(&fyne.KeyEv
 func (h *harness) runeKey(r rune)          { h.canvas().OnTypedRune()(r) }
 func (h *harness) tick()                   { h.u.in.tick() }
 func (h *harness) pump()                   { h.q.pump() }
-func (h *harness) backendURL() string      { return "http://" + h.addr }
+func (h *harness) backendURL() string      { return h.be.URL }
 func (h *harness) statePath() string       { return filepath.Join(h.dir, "wallet.json") }
 func (h *harness) configPath() string      { return filepath.Join(h.dir, "tillpay.toml") }
 func (h *harness) sale() *saleScreen       { return h.u.sale }
@@ -87,10 +83,7 @@ type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	dir    string
-	svc    *backend.Service
-	addr   string
-	srvMu  sync.Mutex
-	srv    *http.Server
+	be     *backendtest.Server
 	gun    *scannertest.Source
 	wallet *wallet.Wallet
 	u      *UI
@@ -106,34 +99,11 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h := &harness{t: t, ctx: ctx, dir: t.TempDir(), q: &queue{}, clock: newFakeClock()}
-	key := make([]byte, 32)
-	rand.Read(key)
-	svc, err := backend.Open(ctx, filepath.Join(h.dir, "backend.db"), key,
-		backend.WithPasswordIterations(1000), backend.WithConfirmTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start()
-	h.svc = svc
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = ln.Addr().String()
-	h.serve(ln)
-	t.Cleanup(func() { h.stopBackend(); svc.Close() })
-	demo, err := svc.DemoSetup(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(h.dir, "terminal.key")
-	if err := os.WriteFile(keyFile, []byte(demo.Terminal.Key+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	payer, err := client.NewPayer(h.backendURL(), demo.Payer.ID, demo.Payer.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.be = backendtest.Start(t, backendtest.WithBackendOptions(backend.WithConfirmTimeout(time.Minute)))
+	demo := h.be.Demo
+	keyFile := h.be.WriteTerminalKey(h.dir)
+	payer := h.be.Payer()
+	var err error
 	h.wallet, err = wallet.Enrol(ctx, h.statePath(), wallet.Credentials{BackendURL: h.backendURL(), PayerID: demo.Payer.ID, Password: demo.Payer.Password}, payer)
 	if err != nil {
 		t.Fatal(err)
@@ -168,31 +138,11 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	return h
 }
 
-func (h *harness) serve(ln net.Listener) {
-	srv := &http.Server{Handler: h.svc.Handler()}
-	h.srvMu.Lock()
-	h.srv = srv
-	h.srvMu.Unlock()
-	go srv.Serve(ln)
-}
-
 // stopBackend closes the backend's listener: connections are refused.
-func (h *harness) stopBackend() {
-	h.srvMu.Lock()
-	defer h.srvMu.Unlock()
-	if h.srv != nil {
-		h.srv.Close()
-		h.srv = nil
-	}
-}
+func (h *harness) stopBackend() { h.be.Stop() }
 
-func (h *harness) startBackend() {
-	ln, err := net.Listen("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.serve(ln)
-}
+// startBackend listens again at the same address.
+func (h *harness) startBackend() { h.be.Restart() }
 
 // waitFor pumps the UI queue until cond holds.
 func (h *harness) waitFor(what string, cond func() bool) {

@@ -3,20 +3,15 @@ package headless_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"tillpay/backend"
-	"tillpay/backend/client"
+	"tillpay/backend/backendtest"
 	"tillpay/config"
 	"tillpay/drivers/sim"
 	"tillpay/headless"
@@ -41,31 +36,10 @@ func start(t *testing.T) *session {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	key := make([]byte, 32)
-	rand.Read(key)
-	svc, err := backend.Open(ctx, filepath.Join(dir, "backend.db"), key, backend.WithPasswordIterations(1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: svc.Handler()}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); svc.Close() })
-	url := "http://" + ln.Addr().String()
-	demo, err := svc.DemoSetup(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "terminal.key")
-	if err := os.WriteFile(keyFile, []byte(demo.Terminal.Key+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	payer, _ := client.NewPayer(url, demo.Payer.ID, demo.Payer.Password)
-	w, err := wallet.Enrol(ctx, filepath.Join(dir, "wallet.json"), wallet.Credentials{BackendURL: url, PayerID: demo.Payer.ID, Password: demo.Payer.Password}, payer)
+	be := backendtest.Start(t)
+	url, demo := be.URL, be.Demo
+	keyFile := be.WriteTerminalKey(dir)
+	w, err := wallet.Enrol(ctx, filepath.Join(dir, "wallet.json"), wallet.Credentials{BackendURL: url, PayerID: demo.Payer.ID, Password: demo.Payer.Password}, be.Payer())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,6 +155,11 @@ func (t *Till) emitSync(ctx context.Context) {
 		t.emitError("The payment journal could not be read: " + journalSentence(err))
 		return
 	}
+	t.emitSyncStats(ctx, st)
+}
+
+// emitSyncStats reports connectivity and the offline queue st.
+func (t *Till) emitSyncStats(ctx context.Context, st journal.OfflineStats) {
 	late, err := t.j.LateDeclines(ctx)
 	if err != nil {
 		t.emitError("The payment journal could not be read: " + journalSentence(err))

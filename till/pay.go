@@ -86,33 +86,35 @@ func journalSentence(err error) string {
 	return err.Error()
 }
 
-// offlineRefusal returns why amount cannot be taken offline now, or "".
-func (t *Till) offlineRefusal(ctx context.Context, amount money.Amount) (string, error) {
+// offlineRefusal returns why amount cannot be taken offline now, or "",
+// with the offline queue as it stands.
+func (t *Till) offlineRefusal(ctx context.Context, amount money.Amount) (string, journal.OfflineStats, error) {
+	var st journal.OfflineStats
 	if t.cfg.Offline.Mode == config.RequireOnline {
-		return "The payment backend cannot be reached and this till takes online payments only. Nothing was charged; try again or take another payment method.", nil
+		return "The payment backend cannot be reached and this till takes online payments only. Nothing was charged; try again or take another payment method.", st, nil
 	}
 	if t.maxPayment != nil && amount.Minor > t.maxPayment.Minor {
-		return fmt.Sprintf("Offline payments are limited to %s %s each. Nothing was charged; take another payment method.", t.maxPayment.Decimal(), t.currency), nil
+		return fmt.Sprintf("Offline payments are limited to %s %s each. Nothing was charged; take another payment method.", t.maxPayment.Decimal(), t.currency), st, nil
 	}
 	st, err := t.j.OfflineStats(ctx)
 	if err != nil {
-		return "", err
+		return "", st, err
 	}
 	if t.cfg.Offline.MaxCount > 0 && st.Count+1 > t.cfg.Offline.MaxCount {
-		return fmt.Sprintf("%d payments are already stored offline, the most this till keeps. Nothing was charged; reconnect to the backend to upload them.", st.Count), nil
+		return fmt.Sprintf("%d payments are already stored offline, the most this till keeps. Nothing was charged; reconnect to the backend to upload them.", st.Count), st, nil
 	}
 	if t.maxTotal != nil && st.Amount(amount.Currency).Minor+amount.Minor > t.maxTotal.Minor {
-		return fmt.Sprintf("This payment would take the amount stored offline above %s %s. Nothing was charged; reconnect to the backend to upload the stored payments.", t.maxTotal.Decimal(), t.currency), nil
+		return fmt.Sprintf("This payment would take the amount stored offline above %s %s. Nothing was charged; reconnect to the backend to upload the stored payments.", t.maxTotal.Decimal(), t.currency), st, nil
 	}
 	if age := t.cfg.Offline.MaxAge.Duration; age > 0 && !st.OldestLocal.IsZero() && t.clk.Now().Sub(st.OldestLocal) > age {
-		return fmt.Sprintf("Payments stored offline since %s are close to expiring. Nothing was charged; reconnect to the backend to upload them first.", st.OldestLocal.Local().Format("2006-01-02 15:04")), nil
+		return fmt.Sprintf("Payments stored offline since %s are close to expiring. Nothing was charged; reconnect to the backend to upload them first.", st.OldestLocal.Local().Format("2006-01-02 15:04")), st, nil
 	}
-	return "", nil
+	return "", st, nil
 }
 
 // queue takes a payment offline: it is recorded and forwarded later.
 func (t *Till) queue(ctx context.Context, s *sale, np journal.NewPayment) {
-	why, err := t.offlineRefusal(ctx, np.Amount)
+	why, st, err := t.offlineRefusal(ctx, np.Amount)
 	if err != nil {
 		t.refuseUnrecorded(s, err)
 		return
@@ -131,9 +133,27 @@ func (t *Till) queue(ctx context.Context, s *sale, np journal.NewPayment) {
 		t.refuseUnrecorded(s, err)
 		return
 	}
+	t.queued(ctx, s, p, st)
+}
+
+// queued ends a sale whose payment is now in the offline queue: the
+// result, a wake-up for the forwarder, and the queue's new totals (st, read
+// before the payment joined it, plus the payment: no second read).
+func (t *Till) queued(ctx context.Context, s *sale, p journal.Payment, st journal.OfflineStats) {
 	t.finish(s, queuedEvent(p))
 	t.pokeForwarder()
-	t.emitSync(ctx)
+	st.Count++
+	added := false
+	for i := range st.Amounts {
+		if st.Amounts[i].Currency == p.Amount.Currency {
+			st.Amounts[i].Minor += p.Amount.Minor
+			added = true
+		}
+	}
+	if !added {
+		st.Amounts = append(st.Amounts, p.Amount)
+	}
+	t.emitSyncStats(ctx, st)
 }
 
 // pokeForwarder wakes the forwarder for a newly queued payment, unless the
@@ -218,7 +238,8 @@ func (t *Till) post(ctx context.Context, req api.PayRequest) (api.Order, error) 
 // fallBackOffline turns an online payment whose request never left the
 // till into a queued one, when the offline policy allows.
 func (t *Till) fallBackOffline(ctx context.Context, s *sale, p journal.Payment, cause error) {
-	if why, err := t.offlineRefusal(ctx, p.Amount); err != nil || why != "" {
+	why, st, err := t.offlineRefusal(ctx, p.Amount)
+	if err != nil || why != "" {
 		if err != nil {
 			why = journalSentence(err)
 		}
@@ -235,9 +256,7 @@ func (t *Till) fallBackOffline(ctx context.Context, s *sale, p journal.Payment, 
 		t.refuseUnrecorded(s, err)
 		return
 	}
-	t.finish(s, queuedEvent(q))
-	t.pokeForwarder()
-	t.emitSync(ctx)
+	t.queued(ctx, s, q, st)
 }
 
 // unknownOutcome handles a payment sent with no answer: in prefer-online
@@ -246,12 +265,10 @@ func (t *Till) fallBackOffline(ctx context.Context, s *sale, p journal.Payment, 
 // for reconciliation, which reverses it once the backend is reachable.
 func (t *Till) unknownOutcome(ctx context.Context, s *sale, p journal.Payment, cause error) {
 	if t.cfg.Offline.Mode == config.PreferOnline {
-		if why, err := t.offlineRefusal(ctx, p.Amount); err == nil && why == "" {
+		if why, st, err := t.offlineRefusal(ctx, p.Amount); err == nil && why == "" {
 			q, err := t.j.Transition(ctx, p.Order, journal.Change{To: journal.StateQueued, Reason: "offline", Error: cause.Error()})
 			if err == nil {
-				t.finish(s, queuedEvent(q))
-				t.pokeForwarder()
-				t.emitSync(ctx)
+				t.queued(ctx, s, q, st)
 				return
 			}
 			t.log.Warn("could not queue a payment of unknown outcome", "order", p.Order, "err", err)

@@ -2,20 +2,18 @@ package till_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"tillpay/backend"
+	"tillpay/backend/backendtest"
 	"tillpay/backend/client"
 	"tillpay/config"
 	"tillpay/money"
@@ -31,10 +29,9 @@ import (
 type rig struct {
 	t      *testing.T
 	ctx    context.Context
+	be     *backendtest.Server
 	svc    *backend.Service
 	addr   string
-	srvMu  sync.Mutex
-	srv    *http.Server
 	term   *client.Terminal
 	j      *journal.Journal
 	till   *till.Till
@@ -82,36 +79,23 @@ func newRigSkewed(t *testing.T, skew time.Duration, opts ...rigOption) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	key := make([]byte, 32)
-	rand.Read(key)
-	svc, err := backend.Open(ctx, filepath.Join(dir, "backend.db"), key,
-		backend.WithPasswordIterations(1000), backend.WithConfirmTimeout(time.Minute),
-		backend.WithClock(func() time.Time { return time.Now().Add(skew) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start()
-	r := &rig{t: t, ctx: ctx, svc: svc}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = ln.Addr().String()
-	r.serve(ln)
-	t.Cleanup(func() {
-		r.stopBackend()
-		svc.Close()
-	})
-	demo, err := svc.DemoSetup(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tkey, _ := hex.DecodeString(demo.Terminal.Key)
-	url := "http://" + r.addr
-	r.term, err = client.NewTerminal(url, demo.Terminal.ID, tkey, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := &rig{t: t, ctx: ctx}
+	r.be = backendtest.Start(t,
+		backendtest.WithBackendOptions(backend.WithConfirmTimeout(time.Minute),
+			backend.WithClock(func() time.Time { return time.Now().Add(skew) })),
+		backendtest.WithHandler(func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if r.dropAnswers.Load() && req.URL.Path == "/v1/pay" {
+					h.ServeHTTP(httptest.NewRecorder(), req)
+					<-req.Context().Done() // the answer is lost
+					return
+				}
+				h.ServeHTTP(w, req)
+			})
+		}))
+	r.svc, r.addr = r.be.Service, strings.TrimPrefix(r.be.URL, "http://")
+	demo, tkey, url := r.be.Demo, r.be.TerminalKey, r.be.URL
+	r.term = r.be.Terminal(client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
 	r.payer, r.wallet = r.enrol(demo.Payer.ID, demo.Payer.Password)
 	cfg := config.Default()
 	cfg.DataDir = dir
@@ -120,6 +104,7 @@ func newRigSkewed(t *testing.T, skew time.Duration, opts ...rigOption) *rig {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var err error
 	r.j, err = journal.Open(ctx, filepath.Join(cfg.DataDir, "journal.db"), journal.Options{TerminalID: demo.Terminal.ID, TerminalKey: tkey, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -147,40 +132,11 @@ func newRigSkewed(t *testing.T, skew time.Duration, opts ...rigOption) *rig {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func (r *rig) serve(ln net.Listener) {
-	h := r.svc.Handler()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if r.dropAnswers.Load() && req.URL.Path == "/v1/pay" {
-			h.ServeHTTP(httptest.NewRecorder(), req)
-			<-req.Context().Done() // the answer is lost
-			return
-		}
-		h.ServeHTTP(w, req)
-	})}
-	r.srvMu.Lock()
-	r.srv = srv
-	r.srvMu.Unlock()
-	go srv.Serve(ln)
-}
-
 // stopBackend closes the backend's listener: connections are refused.
-func (r *rig) stopBackend() {
-	r.srvMu.Lock()
-	defer r.srvMu.Unlock()
-	if r.srv != nil {
-		r.srv.Close()
-		r.srv = nil
-	}
-}
+func (r *rig) stopBackend() { r.be.Stop() }
 
 // startBackend listens again at the same address.
-func (r *rig) startBackend() {
-	ln, err := net.Listen("tcp", r.addr)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.serve(ln)
-}
+func (r *rig) startBackend() { r.be.Restart() }
 
 // enrol enrols a payer's wallet in the test's temporary directory.
 func (r *rig) enrol(id, password string) (*client.Payer, *wallet.Wallet) {

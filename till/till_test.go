@@ -116,6 +116,9 @@ func TestBackendDownQueuesThenSettles(t *testing.T) {
 	r.charge("1.20")
 	r.scan(r.code(r.wallet))
 	ev2 := r.payment(till.StatusQueued)
+	if sync := r.expect(func(e till.Event) bool { return e.Event == till.EventSync }); *sync.Queued != 2 || sync.QueuedAmount != "10.00" {
+		t.Fatalf("sync after queuing: %+v", sync)
+	}
 	st, err := r.j.OfflineStats(r.ctx)
 	if err != nil || st.Count != 2 || st.Amount("CNY").Minor != 1000 {
 		t.Fatalf("offline stats %+v, %v", st, err)

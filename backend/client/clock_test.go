@@ -2,15 +2,11 @@ package client_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"tillpay/backend"
 	"tillpay/backend/api"
+	"tillpay/backend/backendtest"
 	"tillpay/backend/client"
 )
 
@@ -18,25 +14,9 @@ import (
 // the backend's clock, then stamps its requests on the backend's time.
 func TestTerminalLearnsTheBackendClock(t *testing.T) {
 	ctx := context.Background()
-	key := make([]byte, backend.MasterKeySize)
-	rand.Read(key)
-	svc, err := backend.Open(ctx, filepath.Join(t.TempDir(), "b.db"), key, backend.WithPasswordIterations(1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	srv := httptest.NewServer(svc.Handler())
-	defer srv.Close()
-	demo, err := svc.DemoSetup(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, _ := hex.DecodeString(demo.Terminal.Key)
+	be := backendtest.Start(t)
 	slow := func() time.Time { return time.Now().Add(-2 * time.Hour) }
-	term, err := client.NewTerminal(srv.URL, demo.Terminal.ID, tk, client.WithClock(slow))
-	if err != nil {
-		t.Fatal(err)
-	}
+	term := be.Terminal(client.WithClock(slow))
 	if _, err := term.Query(ctx, "nope"); !client.IsCode(err, api.ErrUnauthorized) {
 		t.Fatalf("a request stamped two hours late: %v, want 401", err)
 	}
