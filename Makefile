@@ -6,7 +6,15 @@ BIN     ?= bin
 PKGS    ?= ./...
 FUZZTIME ?= 30s
 
-.PHONY: all deps build test vet fmt-check bench fuzz run demo clean
+# Every go command below builds in a workspace that gives the window's Fyne
+# an idle event loop (see tools/fynepatch); it is written on first use.
+WORKSPACE := $(CURDIR)/.build/go.work
+export GOWORK := $(WORKSPACE)
+# Fyne without its 4 MB colour-emoji font, which a till never shows and
+# which Fyne would otherwise parse once per text style (about 20 MB).
+export GOFLAGS := $(GOFLAGS) -tags=no_emoji
+
+.PHONY: all deps workspace build test vet fmt-check bench fuzz run demo clean
 
 all: build
 
@@ -14,7 +22,13 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 
-build:
+## workspace: Fyne with the idle event loop, in .build/
+workspace: $(WORKSPACE)
+
+$(WORKSPACE): go.mod go.sum $(wildcard tools/fynepatch/*.go tools/fynepatch/overlay/*)
+	GOWORK=off $(GO) run ./tools/fynepatch -out .build/fyne -work $@
+
+build: $(WORKSPACE)
 	$(GO) build -o $(BIN)/tillpay .
 	$(GO) build -o $(BIN)/ ./cmd/...
 
@@ -27,10 +41,10 @@ demo: build
 	bash scripts/demo.sh
 
 ## test: formatting, vet, and the whole suite under the race detector
-test: fmt-check vet
+test: fmt-check vet $(WORKSPACE)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-vet:
+vet: $(WORKSPACE)
 	$(GO) vet $(PKGS)
 
 fmt-check:
@@ -38,12 +52,12 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## bench: the performance figures, machine-readable (see docs/operations.md)
-bench:
+bench: $(WORKSPACE)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	bash bench/serial/run.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each
-fuzz:
+fuzz: $(WORKSPACE)
 	@for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
@@ -51,4 +65,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) .build
