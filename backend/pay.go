@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,8 +42,8 @@ func (s *Service) checkAmount(a money.Amount) error {
 	return nil
 }
 
-// payPrep is a validated payment with its code verified, ready for the
-// writer.
+// payPrep is a validated payment, ready for the writer, with its code
+// verified if its enrolment was in the cache.
 type payPrep struct {
 	req      api.PayRequest
 	code     paycode.Code
@@ -52,6 +51,10 @@ type payPrep struct {
 	sigOK    bool // offline record signature matches
 	checked  bool // the code was verified (skipped for records refused before)
 	ver      verification
+	// late: the enrolment was not in the cache, so the writer verifies the
+	// code at time at, with the enrolment its lookup reads.
+	late bool
+	at   time.Time
 }
 
 // verification is the outcome of checking a code against its enrolment.
@@ -90,17 +93,30 @@ func (s *Service) validatePay(req api.PayRequest) (paycode.Code, error) {
 // database. The seed is opened for this one check and not kept: AES-GCM on
 // 32 bytes costs far less than the HMAC that follows, so a cache of
 // plaintext seeds would save little and keep every payer's secret in memory.
+// (A payment checks the cache only, see verifyCached, and leaves a miss to
+// the writer.)
 func (s *Service) verifyCode(ctx context.Context, code paycode.Code, at time.Time) (verification, error) {
-	key := int64(code.KeyID)
-	e, ok := s.enrols.get(key)
-	if !ok {
-		var err error
-		if e, ok, err = s.readEnrolment(ctx, key); err != nil || !ok {
-			return verification{}, err
-		}
-		s.enrols.put(key, e)
+	if v, ok, err := s.verifyCached(code, at); ok || err != nil {
+		return v, err
 	}
+	key := int64(code.KeyID)
+	e, ok, err := s.readEnrolment(ctx, key)
+	if err != nil || !ok {
+		return verification{}, err
+	}
+	s.enrols.put(key, e)
 	return s.checkToken(e, code, at)
+}
+
+// verifyCached checks a code against its enrolment in the enrolment cache;
+// ok is false if the enrolment is not there.
+func (s *Service) verifyCached(code paycode.Code, at time.Time) (v verification, ok bool, err error) {
+	e, ok := s.enrols.get(int64(code.KeyID))
+	if !ok {
+		return verification{}, false, nil
+	}
+	v, err = s.checkToken(e, code, at)
+	return v, true, err
 }
 
 // readEnrolment reads a current enrolment from the database.
@@ -147,7 +163,11 @@ func seedAD(keyID int64) string {
 	return string(strconv.AppendInt(out, keyID, 10))
 }
 
-// prepare validates and verifies a payment outside the writer.
+// prepare validates a payment outside the writer, and verifies its code
+// there too if the code's enrolment is in the cache. On a miss the writer
+// verifies it with the enrolment that its lookup reads anyway: a read on a
+// connection of its own would cost more than the check, since a reader's
+// new snapshot under constant writes drops its page cache and file mapping.
 func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayRequest) (*payPrep, error) {
 	code, err := s.validatePay(req)
 	if err != nil {
@@ -163,10 +183,11 @@ func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayReques
 		}
 		at = req.ScanTime
 	}
-	if p.ver, err = s.verifyCode(ctx, code, at); err != nil {
+	var ok bool
+	if p.ver, ok, err = s.verifyCached(code, at); err != nil {
 		return nil, err
 	}
-	p.checked = true
+	p.checked, p.late, p.at = ok, !ok, at
 	return p, nil
 }
 
@@ -274,6 +295,16 @@ const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, 
 	LEFT JOIN payers p ON p.id = e.payer
 	LEFT JOIN accounts a ON a.id = p.account`
 
+// payLookupSeed is payLookup with the enrolment's sealed seed, for a code
+// verified in the writer (payPrep.late).
+const payLookupSeed = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
+	e.seed_sealed
+	FROM (SELECT 1) x
+	LEFT JOIN orders o ON o.merchant = ? AND o.merchant_order = ?
+	LEFT JOIN enrolments e ON e.key_id = ? AND e.revoked IS NULL
+	LEFT JOIN payers p ON p.id = e.payer
+	LEFT JOIN accounts a ON a.id = p.account`
+
 // nullInt reads an INTEGER column's driver value (nil for NULL).
 func nullInt(v driver.Value) sql.NullInt64 {
 	n, ok := v.(int64)
@@ -295,10 +326,14 @@ func nullString(v driver.Value) sql.NullString {
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	var look [8]driver.Value
-	if err := t.rawRow(payLookup, []driver.NamedValue{
+	var look [9]driver.Value
+	query, dest := payLookup, look[:8]
+	if p.late {
+		query, dest = payLookupSeed, look[:]
+	}
+	if err := t.rawRow(query, []driver.NamedValue{
 		{Ordinal: 1, Value: term.Merchant}, {Ordinal: 2, Value: req.MerchantOrder}, {Ordinal: 3, Value: int64(p.code.KeyID)},
-	}, look[:]); err != nil {
+	}, dest); err != nil {
 		return nil, err
 	}
 	orderID, payer, failures, locked := nullInt(look[0]), nullString(look[1]), nullInt(look[2]), nullInt(look[3])
@@ -353,24 +388,38 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 			return decline(r)
 		}
 	}
-	if !p.checked {
+	ver := p.ver
+	if p.late {
+		// The enrolment was not in the cache: check the code against the
+		// enrolment just read, and cache it once this transaction is
+		// durable (a rolled-back enrolment's key id could be given again).
+		if box, ok := look[8].([]byte); ok && payer.Valid {
+			e := enrolEntry{payer: payer.String, box: box}
+			var err error
+			if ver, err = s.checkToken(e, p.code, p.at); err != nil {
+				return nil, err
+			}
+			key := int64(p.code.KeyID)
+			t.onCommit(func() { s.enrols.put(key, e) })
+		}
+	} else if !p.checked {
 		return decline(api.ReasonCodeInvalid) // not reached: prepare checks all others
 	}
 	// The enrolment as it stands now (it may have been revoked meanwhile),
 	// with its payer's account.
-	if !payer.Valid || !acc.Valid || !p.ver.enrolled || payer.String != p.ver.payer {
+	if !payer.Valid || !acc.Valid || !ver.enrolled || payer.String != ver.payer {
 		return decline(api.ReasonUnknownPayer)
 	}
 	o.payer = payer.String
-	valid := p.ver.err == nil
+	valid := ver.err == nil
 	if valid {
-		o.counter = sql.NullInt64{Int64: int64(p.ver.match.Counter), Valid: true}
+		o.counter = sql.NullInt64{Int64: int64(ver.match.Counter), Valid: true}
 	}
 	// useCode records the code as used: it is dead from now on, whatever
 	// the outcome. It reports whether the code was fresh.
 	useCode := func() (bool, error) {
 		res, err := t.rawExec("INSERT OR IGNORE INTO used_codes(key_id, counter, at) VALUES (?, ?, ?)",
-			int64(p.code.KeyID), int64(p.ver.match.Counter), now.UnixNano())
+			int64(p.code.KeyID), int64(ver.match.Counter), now.UnixNano())
 		if err != nil {
 			return false, err
 		}
@@ -393,9 +442,9 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		return payResult{order: o, fresh: true}, nil
 	}
 	switch {
-	case errors.Is(p.ver.err, paycode.ErrExpired):
+	case errors.Is(ver.err, paycode.ErrExpired):
 		return decline(api.ReasonCodeExpired)
-	case p.ver.err != nil: // a wrong token
+	case ver.err != nil: // a wrong token
 		n := int(failures.Int64) + 1
 		var until int64
 		if n >= s.cfg.maxFailures {
@@ -464,7 +513,7 @@ func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int
 		Time:    now.UTC(),
 		KeyID:   uint32(o.keyID.Int64), Counter: uint64(o.counter.Int64),
 	}
-	body, err := json.Marshal(n)
+	body, err := notificationJSON(&n)
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)
 	}
@@ -476,7 +525,7 @@ func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int
 
 // queueNotification writes a notification to the outbox.
 func (s *Service) queueNotification(t *txn, payer string, n api.Notification) error {
-	body, err := json.Marshal(n)
+	body, err := notificationJSON(&n)
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)
 	}

@@ -298,3 +298,55 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("balance: %d %+v", code, bal)
 	}
 }
+
+// TestCodeVerifiedInWriterOnCacheMiss covers codes whose enrolment is not in
+// the enrolment cache: the writer verifies them with the enrolment its
+// lookup reads, with the same outcomes as a cached check.
+func TestCodeVerifiedInWriterOnCacheMiss(t *testing.T) {
+	e := newEnv(t, WithThrottle(2, time.Minute))
+	w := e.payer("erin", 10_000)
+	cold := func() { e.svc.enrols.dropPayer("erin") }
+	forge := func() string {
+		c, _ := paycode.Parse(e.code(w))
+		c.Token = (c.Token + 4_999_999) % 10_000_000
+		return c.String()
+	}
+	cold()
+	wantStatus(t, e.pay("e-1", e.code(w), 100), api.StatusPaid, "")
+	if got, ok := e.svc.enrols.get(int64(w.key)); !ok || got.payer != "erin" {
+		t.Fatalf("enrolment not cached after the payment: %+v %v", got, ok)
+	}
+	cold()
+	wantStatus(t, e.pay("e-2", e.codeAt(w, e.clk.Now().Add(-10*time.Minute)), 100), api.StatusDeclined, api.ReasonCodeExpired)
+	// Wrong tokens count towards the lock-out.
+	cold()
+	wantStatus(t, e.pay("e-3", forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	cold()
+	wantStatus(t, e.pay("e-4", forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	cold()
+	wantStatus(t, e.pay("e-5", e.code(w), 100), api.StatusDeclined, api.ReasonThrottled)
+	e.clk.Add(61 * time.Second)
+	// An offline record is verified at its scan time.
+	at := e.clk.Now().Add(-5 * time.Hour)
+	rec := e.term.SignRecord(api.PayRequest{MerchantOrder: "e-6", Code: e.codeAt(w, at), Amount: cny(200),
+		ScanTime: at, Offline: true})
+	cold()
+	res, err := e.term.PayBatch(e.ctx, []api.PayRequest{rec})
+	if err != nil || res[0].Order == nil {
+		t.Fatalf("offline record: %+v %v", res, err)
+	}
+	wantStatus(t, *res[0].Order, api.StatusPaid, "")
+	// A revoked enrolment: its code is refused and the enrolment not cached.
+	stale := e.code(w)
+	oldKey := w.key
+	e.enrol(w)
+	cold()
+	wantStatus(t, e.pay("e-7", stale, 100), api.StatusDeclined, api.ReasonUnknownPayer)
+	if _, ok := e.svc.enrols.get(int64(oldKey)); ok {
+		t.Fatal("revoked enrolment cached")
+	}
+	if got := e.balance("erin"); got != 9_700 {
+		t.Fatalf("balance %d, want 9700", got)
+	}
+	e.audit()
+}

@@ -1,0 +1,50 @@
+package backend
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"tillpay/backend/api"
+	"tillpay/money"
+)
+
+// FuzzNotificationJSON checks that the hand-written encoding of a
+// notification is byte for byte what encoding/json writes.
+func FuzzNotificationJSON(f *testing.F) {
+	f.Add(int64(0), "debit", "shop/2025-0001", "Shop", int64(100), int64(99_900), "CNY", int64(1_750_000_000), int64(123_456_789), uint32(1234567), uint64(98765))
+	f.Add(int64(7), "refund", "咖啡/1", "Café <&> \"Bar\"\n", int64(-1), int64(0), "JPY", int64(0), int64(0), uint32(0), uint64(0))
+	f.Add(int64(-3), "", "", "\x7f\xff", int64(1<<62), int64(-1<<62), "", int64(-1<<40), int64(-5), uint32(1<<32-1), uint64(1<<64-1))
+	f.Add(int64(1), "debit", "a/b", "M", int64(1), int64(2), "CNY", int64(253402300800), int64(0), uint32(1), uint64(1)) // year 10000
+	f.Fuzz(func(t *testing.T, id int64, kind, order, merchant string, amount, balance int64, cur string, sec, nsec int64, key uint32, counter uint64) {
+		n := api.Notification{ID: id, Kind: kind, Order: order, Merchant: merchant,
+			Amount: money.Amount{Minor: amount, Currency: cur}, Balance: money.Amount{Minor: balance, Currency: cur},
+			Time: time.Unix(sec, nsec).UTC(), KeyID: key, Counter: counter}
+		want, werr := json.Marshal(n)
+		got, gerr := notificationJSON(&n)
+		if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("notificationJSON(%+v) = %s, %v; encoding/json gives %s, %v", n, got, gerr, want, werr)
+		}
+	})
+}
+
+// The hand-written encoding knows api.Notification's fields: a field added
+// there must be added to notificationJSON too.
+func TestNotificationJSONKnowsEveryField(t *testing.T) {
+	want := map[reflect.Type][]string{
+		reflect.TypeFor[api.Notification](): {"id", "kind", "order", "merchant", "amount", "balance", "time", "key_id,omitempty", "counter,omitempty"},
+		reflect.TypeFor[money.Amount]():     {"minor", "currency"},
+	}
+	for typ, tags := range want {
+		var got []string
+		for f := range typ.Fields() {
+			got = append(got, f.Tag.Get("json"))
+		}
+		if !slices.Equal(got, tags) {
+			t.Errorf("%s has JSON fields %q; notificationJSON writes %q: update it", typ, got, tags)
+		}
+	}
+}
