@@ -79,7 +79,7 @@ func newHistoryScreen(u *UI) *historyScreen {
 		}
 		return container.NewBorder(nil, nil, container.NewHBox(
 			cell(78, widget.NewLabel("")),
-			cell(104, widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true})),
+			cell(104, widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{})), // tabular figures line up
 			cell(128, widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))), nil,
 			widget.NewLabel(""))
 	}, func(i widget.ListItemID, o fyne.CanvasObject) {

@@ -65,8 +65,9 @@ func newSaleScreen(u *UI) *saleScreen {
 	s.title.Alignment = fyne.TextAlignCenter
 	s.big = canvas.NewText("", colInk)
 	s.big.TextSize = amountTextSize
+	// The text font's figures are tabular (all digits one width), so the
+	// amount does not shift as it is typed; no monospace font is loaded.
 	s.big.TextStyle.Bold = true
-	s.big.TextStyle.Monospace = true
 	s.big.Alignment = fyne.TextAlignCenter
 	s.lines = container.NewVBox()
 	s.hint = canvas.NewText("", colMuted)
