@@ -6,8 +6,9 @@ BIN     ?= bin
 PKGS    ?= ./...
 FUZZTIME ?= 30s
 
-# Every go command below builds in a workspace that gives the window's Fyne
-# an idle event loop (see tools/fynepatch); it is written on first use.
+# Every go command below builds in a workspace whose Fyne has an idle event
+# loop and loads the language font on demand (see tools/fynepatch); it is
+# written on first use.
 WORKSPACE := $(CURDIR)/.build/go.work
 export GOWORK := $(WORKSPACE)
 # Fyne without its 4 MB colour-emoji font, which a till never shows and

@@ -1,25 +1,28 @@
-// Command fynepatch writes a Go build overlay (go build -overlay) that gives
-// Fyne's desktop driver an idle mode.
+// Command fynepatch writes the Go workspace in which tillpay's window is
+// built: Fyne with two changes for a till that runs all day.
 //
-// Fyne 2.7's desktop event loop wakes 60 times a second for as long as the
-// window is open, drawn or not; on a till that idles most of the day that
-// costs a steady 1–1.5 % of a core. The overlay keeps the 60 Hz loop while
-// anything happens and, after half a second with nothing drawn, queued or
-// animated, blocks in glfwWaitEventsTimeout until input, a fyne.Do call or
-// Quit wakes it (see overlay/idle_glfw.go.txt). Fyne's upstream discussion of
-// the same change: fyne-io/fyne issue 2506 and pull request 5422.
+//   - An idle event loop. Fyne 2.7's desktop event loop wakes 60 times a
+//     second for as long as the window is open, drawn or not; on a till that
+//     costs a steady 1–1.5 % of a core. The patched loop keeps 60 Hz while
+//     anything happens and, after half a second with nothing drawn, queued or
+//     animated, blocks in glfwWaitEventsTimeout until input, a fyne.Do call
+//     or Quit wakes it (overlay/idle_glfw.go.txt). Fyne's upstream discussion
+//     of the same change: fyne-io/fyne issue 2506 and pull request 5422.
+//   - The system language's font loaded when a character needs it rather
+//     than with every text style (overlay/langfont.go.txt): in an English
+//     session Fyne would otherwise parse a Latin system font per style that
+//     its own fonts already cover, several MB each.
 //
-// The overlay is built from the Fyne module in the module cache: a few
-// lines are inserted at named places of two of its files, and two files of
-// tillpay's own are added to its packages. Nothing of Fyne's is kept in this
-// repository; if a Fyne upgrade moves a place, fynepatch fails and says
-// which.
+// The workspace replaces Fyne with a copy of the module from the module
+// cache, in which a few lines are changed at named places and tillpay's own
+// files are added. Nothing of Fyne's is kept in this repository; if a Fyne
+// upgrade moves a place, fynepatch fails and says which.
 //
-//	go run ./tools/fynepatch -out .build/fyne     # writes .build/fyne/overlay.json
-//	go build -overlay .build/fyne/overlay.json .
+//	go run ./tools/fynepatch -out .build/fyne -work .build/go.work
+//	GOWORK=$PWD/.build/go.work go build .
 //
-// The Makefile does both; a build without the overlay is a working till
-// whose window keeps Fyne's plain loop.
+// The Makefile does both; a build without the workspace is a working till
+// with Fyne as released.
 package main
 
 import (

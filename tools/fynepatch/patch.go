@@ -18,14 +18,15 @@ var ownFiles embed.FS
 // the Fyne source exactly once (another Fyne version).
 var ErrPlaceMissing = errors.New("place not found exactly once")
 
-// edit inserts lines at one place of a Fyne file: Before goes in front of
-// the anchor text, After behind it.
+// edit changes one place of a Fyne file: Before goes in front of the anchor
+// text and After behind it; a non-empty Replace takes the anchor's place.
 type edit struct {
-	File   string // relative to the module directory
-	Anchor string
-	Before string
-	After  string
-	Why    string
+	File    string // relative to the module directory
+	Anchor  string
+	Before  string
+	After   string
+	Replace string
+	Why     string
 }
 
 // edits are the insertions into Fyne's own files; each names why.
@@ -54,12 +55,21 @@ var edits = []edit{
 		Anchor: "\t\tclose(d.done)\n",
 		After:  "\t\tidleWake()\n",
 		Why:    "Quit wakes an idle wait so that the loop sees it"},
+	{File: "internal/painter/font.go",
+		Anchor:  "\tlocal := lookupLangFont(family, aspect)\n\tif local != nil {\n\t\tfaces.addFace(local)\n\t}\n",
+		Replace: "\tdeferLangFont(faces, aspect)\n",
+		Why:     "load the system language's font when a character needs it, not with every text style"},
+	{File: "internal/painter/font.go",
+		Anchor: "\ttoAdd := lookupRuneFont(r, d.family, font.Aspect{})\n",
+		Before: "\tif f := resolveLangFont(d, r); f != nil {\n\t\treturn f\n\t}\n",
+		Why:    "a character missing from the theme's fonts tries the language's font first, as before"},
 }
 
 // added are tillpay's own files, put into Fyne's packages.
 var added = map[string]string{
 	"overlay/idle_glfw.go.txt":      "internal/driver/glfw/idle_tillpay.go",
 	"overlay/idle_animation.go.txt": "internal/animation/idle_tillpay.go",
+	"overlay/langfont.go.txt":       "internal/painter/langfont_tillpay.go",
 }
 
 // Build copies the Fyne module at moduleDir to out, makes the edits and adds
@@ -126,7 +136,7 @@ func apply(src string, e edit) (string, error) {
 	if n := strings.Count(src, e.Anchor); n != 1 {
 		return "", fmt.Errorf("%s: %q (%s): %w (found %d)", e.File, firstLine(e.Anchor), e.Why, ErrPlaceMissing, n)
 	}
-	return strings.Replace(src, e.Anchor, e.Before+e.Anchor+e.After, 1), nil
+	return strings.Replace(src, e.Anchor, e.result(), 1), nil
 }
 
 func firstLine(s string) string {
@@ -135,4 +145,12 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// result is what the edit leaves at its place.
+func (e edit) result() string {
+	if e.Replace != "" {
+		return e.Before + e.Replace + e.After
+	}
+	return e.Before + e.Anchor + e.After
 }

@@ -23,7 +23,7 @@ func TestBuildPatchesTheFyneModule(t *testing.T) {
 	}
 	for _, e := range edits {
 		got := read(t, filepath.Join(out, e.File))
-		if n := strings.Count(got, e.Before+e.Anchor+e.After); n != 1 {
+		if n := strings.Count(got, e.result()); n != 1 {
 			t.Errorf("%s: edit %q found %d times", e.File, e.Why, n)
 		}
 	}
@@ -37,7 +37,7 @@ func TestBuildPatchesTheFyneModule(t *testing.T) {
 	got := read(t, filepath.Join(out, "internal/driver/glfw/loop.go"))
 	for _, e := range edits {
 		if e.File == "internal/driver/glfw/loop.go" {
-			got = strings.Replace(got, e.Before+e.Anchor+e.After, e.Anchor, 1)
+			got = strings.Replace(got, e.result(), e.Anchor, 1)
 		}
 	}
 	if got != orig {
@@ -71,7 +71,7 @@ func TestApplyNeedsItsPlaceExactlyOnce(t *testing.T) {
 		}
 	}
 	got, err := apply("a\n"+e.Anchor+"b\n", e)
-	if err != nil || got != "a\n"+e.Before+e.Anchor+e.After+"b\n" {
+	if err != nil || got != "a\n"+e.result()+"b\n" {
 		t.Errorf("apply = %q, %v", got, err)
 	}
 }
