@@ -7,8 +7,10 @@
 #
 # Writes to OUTDIR: sale-idle.png, sale-armed.png, sale-paid.png,
 # sale-declined.png, sale-offline.png, history.png, report.png,
-# settings.png, wallet.png (the demo payer's wallet window) and till.log
-# (the till's log). Needs Xvfb, xdotool and
+# settings.png, wallet.png (the demo payer's wallet window), till.log
+# (the till's log) and idle-wait: "waiting" if the idle window's main
+# thread rests in poll(2) (the build's idle event loop, tools/fynepatch),
+# "ticking" if it does not, "unknown" where that cannot be read. Needs Xvfb, xdotool and
 # ImageMagick's import (see scripts/install-deps.sh). TILLPAY_BIN may name
 # a built binary; otherwise one is built.
 set -euo pipefail
@@ -61,6 +63,24 @@ wait_log() {
   echo "screenshots: timed out waiting for $pat" >&2; tail -20 "$log" >&2; exit 1
 }
 shot() { sleep "${2:-0.8}"; import -window root "$out/$1.png"; echo "wrote $out/$1.png"; }
+# idle_wait writes $out/idle-wait: "waiting" once the till's main thread is
+# seen in poll(2)/ppoll(2) three samples in a row (within 10 s), else
+# "ticking"; "unknown" if /proc does not say.
+idle_wait() {
+  local nrs nr in_a_row=0 state=ticking
+  case $(uname -m) in
+    x86_64) nrs=" 7 271 " ;;
+    aarch64) nrs=" 73 " ;;
+    *) echo unknown >"$out/idle-wait"; return ;;
+  esac
+  for _ in $(seq 100); do
+    nr=$(cut -d' ' -f1 "/proc/$till/syscall" 2>/dev/null) || { state=unknown; break; }
+    if [[ $nrs == *" $nr "* ]]; then in_a_row=$((in_a_row + 1)); else in_a_row=0; fi
+    [ "$in_a_row" -ge 3 ] && { state=waiting; break; }
+    sleep 0.1
+  done
+  echo "$state" >"$out/idle-wait"
+}
 shown=0
 pay() { # pay CODE: type it into the simulated scan gun, wait for the result
   shown=$((shown + 1))
@@ -74,6 +94,7 @@ gun=$(grep 'simulated scanner listening' "$log" | grep -o '127\.0\.0\.1:[0-9]*' 
 gun_host=${gun%:*} gun_port=${gun#*:}
 xdotool search --sync --name 'tillpay' >/dev/null
 shot sale-idle 1.5
+idle_wait
 
 # Paid: a slow cashier's typing reaches the amount; the scan does not.
 xdotool type --delay 180 '12.50'
