@@ -154,6 +154,51 @@ func (s *Service) AddPayer(ctx context.Context, p NewPayer) error {
 	return err
 }
 
+// PayerLimits changes a payer's limits; a nil field stays as it is.
+type PayerLimits struct {
+	// PasswordFreeLimit: payments above it wait for the payer's confirmation.
+	PasswordFreeLimit *int64
+	// OfflineCredit: how far below zero offline payments may take the balance.
+	OfflineCredit *int64
+}
+
+// SetPayerLimits changes a payer's password-free limit or offline credit (or
+// both). Payments decided from then on use the new limits; a payment already
+// waiting for the payer keeps the decision it was made with.
+func (s *Service) SetPayerLimits(ctx context.Context, payer string, l PayerLimits) error {
+	if l.PasswordFreeLimit == nil && l.OfflineCredit == nil {
+		return badRequest("no limit to change")
+	}
+	for _, v := range []*int64{l.PasswordFreeLimit, l.OfflineCredit} {
+		if v != nil && (*v < 0 || *v > money.MaxMinor) {
+			return badRequest("limits must lie between 0 and %d", money.MaxMinor)
+		}
+	}
+	_, err := s.w.do1(ctx, func(t *txn) (any, error) {
+		res, err := t.exec(`UPDATE payers SET free_limit = coalesce(?, free_limit),
+			offline_credit = coalesce(?, offline_credit) WHERE id = ?`,
+			nullable(l.PasswordFreeLimit), nullable(l.OfflineCredit), payer)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			return nil, notFound("no payer %s", payer)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// nullable is v's value, or nil (SQL NULL) for a nil v.
+func nullable(v *int64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}
+
 // SetPassword replaces a payer's password.
 func (s *Service) SetPassword(ctx context.Context, payer, password string) error {
 	if len(password) < 8 {

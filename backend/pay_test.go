@@ -12,6 +12,7 @@ import (
 
 	"tillpay/backend/api"
 	"tillpay/backend/client"
+	"tillpay/money"
 	"tillpay/paycode"
 )
 
@@ -347,6 +348,65 @@ func TestCodeVerifiedInWriterOnCacheMiss(t *testing.T) {
 	}
 	if got := e.balance("erin"); got != 9_700 {
 		t.Fatalf("balance %d, want 9700", got)
+	}
+	e.audit()
+}
+
+// A payer's limits change after creation, and payments decided from then on
+// use them: a lower password-free limit makes a payment wait for the payer,
+// a higher offline credit lets a queued payment through.
+func TestSetPayerLimits(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("lim", 1_000)
+	wantStatus(t, e.pay("l-1", e.code(w), 800), api.StatusPaid, "")
+
+	low := int64(500)
+	if err := e.svc.SetPayerLimits(e.ctx, "lim", PayerLimits{PasswordFreeLimit: &low}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, e.pay("l-2", e.code(w), 600), api.StatusWaitingPayer, "")
+
+	// An offline payment beyond the balance (200 left) is declined late
+	// without credit and paid with it.
+	offline := func(order string) api.Order {
+		t.Helper()
+		o, err := e.term.Pay(e.ctx, e.term.SignRecord(api.PayRequest{MerchantOrder: order, Code: e.code(w),
+			Amount: cny(300), Offline: true, ScanTime: e.clk.Now()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	o := offline("l-3")
+	wantStatus(t, o, api.StatusDeclined, api.ReasonInsufficientBalance)
+	credit := int64(150)
+	if err := e.svc.SetPayerLimits(e.ctx, "lim", PayerLimits{OfflineCredit: &credit}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, offline("l-4"), api.StatusPaid, "")
+	if b := e.balance("lim"); b != -100 {
+		t.Fatalf("balance %d, want -100", b)
+	}
+	p, _ := e.svc.ShowPayer(e.ctx, "lim")
+	if p.PasswordFreeLimit.Minor != 500 || p.OfflineCredit.Minor != 150 {
+		t.Fatalf("limits %+v", p)
+	}
+
+	// Bad changes are refused and change nothing.
+	neg, huge := int64(-1), money.MaxMinor+1
+	for name, l := range map[string]PayerLimits{
+		"nothing": {}, "negative": {PasswordFreeLimit: &neg}, "too large": {OfflineCredit: &huge},
+	} {
+		if err := e.svc.SetPayerLimits(e.ctx, "lim", l); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	var notFound *Error
+	if err := e.svc.SetPayerLimits(e.ctx, "nobody", PayerLimits{PasswordFreeLimit: &low}); !errors.As(err, &notFound) || notFound.Status != 404 {
+		t.Errorf("unknown payer: %v", err)
+	}
+	if p2, _ := e.svc.ShowPayer(e.ctx, "lim"); p2.PasswordFreeLimit != p.PasswordFreeLimit || p2.OfflineCredit != p.OfflineCredit {
+		t.Errorf("limits changed by refused calls: %+v", p2)
 	}
 	e.audit()
 }

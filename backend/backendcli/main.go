@@ -62,6 +62,7 @@ const usage = `usage:
   paybackend admin payer add --db PATH --id ID [--name NAME] (--password PW | --password-stdin)
                              [--limit 1000.00] [--offline-credit 0] [--webhook URL]
   paybackend admin payer topup --db PATH --id ID --amount 100.00
+  paybackend admin payer limits --db PATH --id ID [--limit 500.00] [--offline-credit 20.00]
   paybackend admin payer show --db PATH --id ID
   paybackend demo-setup --db PATH --out demo.json
   paybackend audit --db PATH
@@ -108,6 +109,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdPayerTopup(ctx, args[3:], stdout, stderr, log)
 	case name == "admin payer show":
 		return cmdPayerShow(ctx, args[3:], stdout, stderr, log)
+	case name == "admin payer limits":
+		return cmdPayerLimits(ctx, args[3:], stdout, stderr, log)
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -349,6 +352,49 @@ func cmdPayerTopup(ctx context.Context, args []string, stdout, stderr io.Writer,
 	}
 	return printOut(stdout, c.json, map[string]any{"id": *id, "balance": bal},
 		fmt.Sprintf("payer %s balance %s", *id, bal))
+}
+
+func cmdPayerLimits(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	var c common
+	fs := newFlags("admin payer limits", stderr, &c, true)
+	id := fs.String("id", "", "payer id")
+	limit := fs.String("limit", "", "new password-free limit: larger payments wait for the payer's confirmation")
+	credit := fs.String("offline-credit", "", "new offline credit: how far below zero offline payments may take the balance")
+	currency := fs.String("currency", money.DefaultCurrency, "currency of the amounts")
+	if err := parse(fs, args, &c); err != nil {
+		return err
+	}
+	var l backend.PayerLimits
+	for _, f := range []struct {
+		name, text string
+		dst        **int64
+	}{{"--limit", *limit, &l.PasswordFreeLimit}, {"--offline-credit", *credit, &l.OfflineCredit}} {
+		if f.text == "" {
+			continue
+		}
+		v, err := parseLimit(f.name, f.text, *currency)
+		if err != nil {
+			return err
+		}
+		*f.dst = &v
+	}
+	if l.PasswordFreeLimit == nil && l.OfflineCredit == nil {
+		return usageError{"admin payer limits: give --limit, --offline-credit or both"}
+	}
+	svc, err := open(ctx, &c, log, backend.WithCurrency(*currency))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if err := svc.SetPayerLimits(ctx, *id, l); err != nil {
+		return err
+	}
+	p, err := svc.ShowPayer(ctx, *id)
+	if err != nil {
+		return err
+	}
+	return printOut(stdout, c.json, p, fmt.Sprintf("payer %s: password-free limit %s, offline credit %s",
+		p.ID, p.PasswordFreeLimit, p.OfflineCredit))
 }
 
 func cmdPayerShow(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {

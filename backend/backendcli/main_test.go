@@ -60,8 +60,20 @@ func TestAdminCommands(t *testing.T) {
 	if code != 0 || p.Balance.Minor != 9_999 || p.PasswordFreeLimit.Minor != 50_000 || p.OfflineCredit.Minor != 2_050 {
 		t.Fatalf("show: %d %q %+v", code, out, p)
 	}
+	// Limits change one at a time; the other stays.
+	code, out, stderr = runCmd(t, "", "admin", "payer", "limits", "--db", db, "--id", "ann", "--offline-credit", "0")
+	if code != 0 || !strings.Contains(out, "password-free limit 500.00 CNY, offline credit 0.00 CNY") {
+		t.Fatalf("limits: %d %q %s", code, out, stderr)
+	}
+	if code, out, stderr := runCmd(t, "", "admin", "payer", "limits", "--db", db, "--id", "ann", "--limit", "1500"); code != 0 ||
+		!strings.Contains(out, "password-free limit 1500.00 CNY, offline credit 0.00 CNY") {
+		t.Fatalf("limits: %d %q %s", code, out, stderr)
+	}
 	// Mistakes: clear messages, non-zero status.
 	for _, args := range [][]string{
+		{"admin", "payer", "limits", "--db", db, "--id", "ann"},
+		{"admin", "payer", "limits", "--db", db, "--id", "ann", "--limit", "-5"},
+		{"admin", "payer", "limits", "--db", db, "--id", "nobody", "--limit", "5"},
 		{"admin", "payer", "topup", "--db", db, "--id", "ann", "--amount", "-1"},
 		{"admin", "payer", "topup", "--db", db, "--id", "nobody", "--amount", "1"},
 		{"admin", "merchant", "add", "--db", db, "--id", "shop"},
