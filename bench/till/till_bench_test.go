@@ -2,13 +2,10 @@ package tillbench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +16,7 @@ import (
 
 	"tillpay/backend"
 	"tillpay/backend/api"
+	"tillpay/backend/backendtest"
 	"tillpay/backend/client"
 	"tillpay/config"
 	_ "tillpay/drivers/serial" // the scan gun's driver, by address scheme
@@ -58,38 +56,9 @@ type world struct {
 
 func newWorld(b *testing.B) *world {
 	b.Helper()
-	ctx := context.Background()
-	w := &world{dir: b.TempDir()}
-	mk := make([]byte, 32)
-	rand.Read(mk)
-	var err error
-	w.svc, err = backend.Open(ctx, filepath.Join(w.dir, "backend.db"), mk,
-		backend.WithPasswordIterations(1000), backend.WithLogger(quiet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	w.svc.Start()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: w.svc.Handler()}
-	go srv.Serve(ln)
-	b.Cleanup(func() {
-		srv.Close()
-		w.svc.Close()
-	})
-	w.url = "http://" + ln.Addr().String()
-	if w.demo, err = w.svc.DemoSetup(ctx, nil); err != nil {
-		b.Fatal(err)
-	}
-	if w.key, err = hex.DecodeString(w.demo.Terminal.Key); err != nil {
-		b.Fatal(err)
-	}
-	w.keyFile = filepath.Join(w.dir, "terminal.key")
-	if err := os.WriteFile(w.keyFile, []byte(w.demo.Terminal.Key), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	srv := backendtest.Start(b, backendtest.WithBackendOptions(backend.WithLogger(quiet)))
+	w := &world{dir: b.TempDir(), svc: srv.Service, url: srv.URL, demo: srv.Demo, key: srv.TerminalKey}
+	w.keyFile = srv.WriteTerminalKey(w.dir)
 	return w
 }
 

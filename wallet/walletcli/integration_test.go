@@ -2,9 +2,7 @@ package walletcli
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +11,7 @@ import (
 
 	"tillpay/backend"
 	"tillpay/backend/api"
-	"tillpay/backend/client"
+	"tillpay/backend/backendtest"
 	"tillpay/money"
 )
 
@@ -22,33 +20,14 @@ import (
 // with a till's terminal client paying with the wallet's codes.
 func TestRealBackend(t *testing.T) {
 	ctx := context.Background()
-	svc, err := backend.Open(ctx, filepath.Join(t.TempDir(), "backend.db"),
-		make([]byte, backend.MasterKeySize), backend.WithPasswordIterations(1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start() // the notifier fills the payers' inboxes
-	t.Cleanup(func() { svc.Close() })
-	srv := httptest.NewServer(svc.Handler())
-	t.Cleanup(srv.Close)
-
-	demo, err := svc.DemoSetup(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := backendtest.Start(t) // its notifier fills the payers' inboxes
+	demo := srv.Demo
 	demoPath := filepath.Join(t.TempDir(), "demo.json")
 	data, _ := json.Marshal(demo)
 	if err := os.WriteFile(demoPath, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	key, err := hex.DecodeString(demo.Terminal.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	till, err := client.NewTerminal(srv.URL, demo.Terminal.ID, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	till := srv.Terminal()
 
 	h := &harness{t: t, state: filepath.Join(t.TempDir(), "w.json"),
 		// The phone's clock is four hours fast.
