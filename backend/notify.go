@@ -38,21 +38,30 @@ func (s *Service) runNotifier(ctx context.Context) {
 	}
 }
 
+// The notifier's statements. Each reads only the pending rows, through the
+// outbox's partial indexes, and looks payers up by key: a pass costs the
+// same with a thousand payers as with a million (TestDeliverPlans).
+const (
+	deliverToInbox = `INSERT OR IGNORE INTO inbox(id, payer, body)
+		SELECT id, payer, body FROM outbox WHERE inbox_done = 0`
+	deliverInboxDone = "UPDATE outbox SET inbox_done = 1 WHERE inbox_done = 0"
+	// Payers without a webhook need nothing more.
+	deliverNoHook = `UPDATE outbox SET hook_done = 1 WHERE hook_done = 0
+		AND EXISTS (SELECT 1 FROM payers p WHERE p.id = outbox.payer AND p.webhook = '')`
+)
+
 // Deliver runs one pass of the notifier: it moves new notifications to the
 // payers' inboxes and posts those due to webhooks.
 func (s *Service) Deliver(ctx context.Context) error {
 	res, err := s.w.do1(ctx, func(t *txn) (any, error) {
-		r, err := t.exec(`INSERT OR IGNORE INTO inbox(id, payer, body)
-			SELECT id, payer, body FROM outbox WHERE inbox_done = 0`)
+		r, err := t.exec(deliverToInbox)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := t.exec("UPDATE outbox SET inbox_done = 1 WHERE inbox_done = 0"); err != nil {
+		if _, err := t.exec(deliverInboxDone); err != nil {
 			return nil, err
 		}
-		// Payers without a webhook need nothing more.
-		if _, err := t.exec(`UPDATE outbox SET hook_done = 1 WHERE hook_done = 0
-			AND payer IN (SELECT id FROM payers WHERE webhook = '')`); err != nil {
+		if _, err := t.exec(deliverNoHook); err != nil {
 			return nil, err
 		}
 		return r.RowsAffected()

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,5 +164,36 @@ func TestMasterKey(t *testing.T) {
 	wrong[0] ^= 1
 	if _, err := Open(ctx, db, wrong); err == nil || !bytesIs(err, ErrWrongMasterKey) {
 		t.Fatalf("wrong key: %v", err)
+	}
+}
+
+// The notifier's statements read pending rows through indexes and payers
+// by key: none scans a whole table, whose cost would grow with the payers
+// and the notifications ever sent.
+func TestDeliverPlans(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{deliverToInbox, deliverInboxDone, deliverNoHook} {
+		rows, err := e.svc.st.read.QueryContext(e.ctx, "EXPLAIN QUERY PLAN "+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if len(plan) == 0 {
+			t.Fatalf("no plan for %s", q)
+		}
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, " USING ") {
+				t.Errorf("%s\nscans a whole table: %q (plan %q)", q, step, plan)
+			}
+		}
 	}
 }
