@@ -119,8 +119,8 @@ func benchService(tb testing.TB, now time.Time) *Service {
 // BenchmarkPayHTTP measures durable payments per second through HTTP on
 // loopback (real server, real SQLite file, each answered after its commit
 // is durable), beside a no-op handler behind the same authentication.
-// TILLPAY_BENCH_NOTIFIER=1 runs the notifier too, moving every payment's
-// notification to the payer's inbox as `paybackend serve` does.
+// The notifier runs too, moving every payment's notification to the
+// payer's inbox as `paybackend serve` does.
 func BenchmarkPayHTTP(b *testing.B) {
 	for _, conc := range []int{1, 16, 64} {
 		for _, kind := range []string{"noop", "pay"} {
@@ -140,9 +140,7 @@ func benchPay(b *testing.B, kind string, conc int) {
 	}
 	now := time.Now()
 	s := benchService(b, now)
-	if os.Getenv("TILLPAY_BENCH_NOTIFIER") != "" {
-		s.Start() // the notifier and sweeper beside the payments, as in serve
-	}
+	s.Start() // the notifier and sweeper run beside the payments, as in serve
 	ctx := context.Background()
 	if err := s.AddMerchant(ctx, "shop", "Shop"); err != nil {
 		b.Fatal(err)
