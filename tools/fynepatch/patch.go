@@ -14,7 +14,7 @@ import (
 //go:embed overlay/*.go.txt
 var ownFiles embed.FS
 
-// ErrPlaceMissing means that a place the overlay inserts lines at is not in
+// ErrPlaceMissing means that a place the workspace changes is not in
 // the Fyne source exactly once (another Fyne version).
 var ErrPlaceMissing = errors.New("place not found exactly once")
 
@@ -29,7 +29,7 @@ type edit struct {
 	Why     string
 }
 
-// edits are the insertions into Fyne's own files; each names why.
+// edits are the changes to Fyne's own files; each names why.
 var edits = []edit{
 	{File: "internal/driver/glfw/loop.go",
 		Anchor: "\t\tfuncQueue.In() <- funcData{f: f, done: done}\n",
