@@ -15,7 +15,7 @@ export GOWORK := $(WORKSPACE)
 # which Fyne would otherwise parse once per text style (about 20 MB).
 export GOFLAGS := $(GOFLAGS) -tags=no_emoji
 
-.PHONY: all deps workspace build test vet fmt-check bench fuzz run demo clean
+.PHONY: all deps workspace build till test vet fmt-check bench fuzz run demo clean
 
 all: build
 
@@ -23,15 +23,18 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 
-## workspace: Fyne with the idle event loop, in .build/
+## workspace: the build's Fyne (idle event loop, language font on demand), in .build/
 workspace: $(WORKSPACE)
 
 $(WORKSPACE): go.mod go.sum $(wildcard tools/fynepatch/*.go tools/fynepatch/overlay/*)
 	GOWORK=off $(GO) run ./tools/fynepatch -out .build/fyne -work $@
 
-build: $(WORKSPACE)
-	$(GO) build -o $(BIN)/tillpay .
+build: till
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+## till: $(BIN)/tillpay alone
+till: $(WORKSPACE)
+	$(GO) build -o $(BIN)/tillpay .
 
 ## run: the till with its bundled backend and a demo payer
 run: deps build

@@ -110,27 +110,37 @@ func (s *Service) Deliver(ctx context.Context) error {
 
 type hookDue struct {
 	id       int64
+	payer    string
 	body     string
 	url      string
 	attempts int
 }
 
 func (s *Service) postWebhooks(ctx context.Context) error {
-	st, err := s.rstmt(ctx, `SELECT o.id, o.body, p.webhook, o.hook_attempts FROM outbox o
-		JOIN payers p ON p.id = o.payer WHERE o.hook_done = 0 AND o.hook_next <= ? ORDER BY o.id LIMIT 100`)
+	// A payer's webhook gets its notifications in order: while one waits
+	// for a retry, the later ones of the same payer wait behind it.
+	st, err := s.rstmt(ctx, `SELECT o.id, o.payer, o.body, p.webhook, o.hook_attempts, o.hook_next FROM outbox o
+		JOIN payers p ON p.id = o.payer WHERE o.hook_done = 0 ORDER BY o.id LIMIT 100`)
 	if err != nil {
 		return err
 	}
-	rows, err := st.QueryContext(ctx, s.now().UnixNano())
+	rows, err := st.QueryContext(ctx)
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
+	now := s.now().UnixNano()
 	var due []hookDue
+	waiting := map[string]bool{} // payers with a notification not yet due
 	for rows.Next() {
 		var h hookDue
-		if err := rows.Scan(&h.id, &h.body, &h.url, &h.attempts); err != nil {
+		var next int64
+		if err := rows.Scan(&h.id, &h.payer, &h.body, &h.url, &h.attempts, &next); err != nil {
 			rows.Close()
 			return fmt.Errorf("storage: %w", err)
+		}
+		if next > now || waiting[h.payer] {
+			waiting[h.payer] = true
+			continue
 		}
 		due = append(due, h)
 	}
@@ -143,6 +153,9 @@ func (s *Service) postWebhooks(ctx context.Context) error {
 		return err
 	}
 	for _, h := range due {
+		if waiting[h.payer] {
+			continue // an earlier one failed in this pass
+		}
 		err := s.postOne(ctx, h)
 		if ctx.Err() != nil {
 			return nil
@@ -160,6 +173,7 @@ func (s *Service) postWebhooks(ctx context.Context) error {
 					d = s.cfg.hookMaxBackoff
 				}
 				next = s.now().Add(d).UnixNano()
+				waiting[h.payer] = true
 				s.log.Warn("webhook failed; will retry", "notification", h.id, "attempt", h.attempts,
 					"retry_in", d, "err", err)
 				s.m.notified.WithLabelValues("webhook", "retry").Inc()

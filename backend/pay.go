@@ -88,28 +88,12 @@ func (s *Service) validatePay(req api.PayRequest) (paycode.Code, error) {
 	return code, nil
 }
 
-// verifyCode finds the code's enrolment and checks its token at time at.
-// The sealed seed comes from the enrolment cache or, on a miss, from the
-// database. The seed is opened for this one check and not kept: AES-GCM on
-// 32 bytes costs far less than the HMAC that follows, so a cache of
-// plaintext seeds would save little and keep every payer's secret in memory.
-// (A payment checks the cache only, see verifyCached, and leaves a miss to
-// the writer.)
-func (s *Service) verifyCode(ctx context.Context, code paycode.Code, at time.Time) (verification, error) {
-	if v, ok, err := s.verifyCached(code, at); ok || err != nil {
-		return v, err
-	}
-	key := int64(code.KeyID)
-	e, ok, err := s.readEnrolment(ctx, key)
-	if err != nil || !ok {
-		return verification{}, err
-	}
-	s.enrols.put(key, e)
-	return s.checkToken(e, code, at)
-}
-
 // verifyCached checks a code against its enrolment in the enrolment cache;
-// ok is false if the enrolment is not there.
+// ok is false if the enrolment is not there (the writer then checks it with
+// the enrolment its lookup reads, see payOp). The seed is opened for this
+// one check and not kept: AES-GCM on 32 bytes costs far less than the HMAC
+// that follows, so a cache of plaintext seeds would save little and keep
+// every payer's secret in memory.
 func (s *Service) verifyCached(code paycode.Code, at time.Time) (v verification, ok bool, err error) {
 	e, ok := s.enrols.get(int64(code.KeyID))
 	if !ok {
@@ -117,20 +101,6 @@ func (s *Service) verifyCached(code paycode.Code, at time.Time) (v verification,
 	}
 	v, err = s.checkToken(e, code, at)
 	return v, true, err
-}
-
-// readEnrolment reads a current enrolment from the database.
-func (s *Service) readEnrolment(ctx context.Context, key int64) (enrolEntry, bool, error) {
-	var e enrolEntry
-	err := s.readRowNow(ctx, "SELECT payer, seed_sealed FROM enrolments WHERE key_id = ? AND revoked IS NULL",
-		[]any{key}, &e.payer, &e.box)
-	if isNoRows(err) {
-		return e, false, nil
-	}
-	if err != nil {
-		return e, false, fmt.Errorf("storage: %w", err)
-	}
-	return e, true, nil
 }
 
 // checkToken opens an enrolment's seed and checks the code's token.

@@ -8,10 +8,7 @@ till_binary() {
   bin=${TILLPAY_BIN:-}
   if [ -z "$bin" ]; then
     bin=$work/tillpay
-    # As the Makefile builds it: Fyne with its idle event loop and without
-    # the emoji font.
-    make -s -C "$root" workspace >/dev/null
-    (cd "$root" && GOWORK="$root/.build/go.work" go build -tags no_emoji -o "$bin" .)
+    make -s -C "$root" till BIN="$work" >/dev/null # as `make build` makes it
   fi
 }
 
