@@ -30,9 +30,10 @@ type deferredTransfer struct {
 
 // deferredNote is an outbox row not yet written.
 type deferredNote struct {
-	payer string
-	body  string
-	at    int64
+	payer   string
+	body    string
+	at      int64
+	webhook bool // the payer has a webhook
 }
 
 // deferred holds a group's deferred writes.
@@ -77,9 +78,10 @@ func (t *txn) book(debit, credit, amount int64, kind string, order any, at int64
 	d.delta[credit] += amount
 }
 
-// notify records an outbox row to be written before the group commits.
-func (t *txn) notify(payer, body string, at int64) {
-	t.w.def.notes = append(t.w.def.notes, deferredNote{payer, body, at})
+// notify records an outbox row to be written before the group commits;
+// webhook tells whether the payer has a webhook to post it to.
+func (t *txn) notify(payer, body string, at int64, webhook bool) {
+	t.w.def.notes = append(t.w.def.notes, deferredNote{payer, body, at, webhook})
 }
 
 // pendingDelta is the balance change of account booked but not yet written.
@@ -167,11 +169,11 @@ func (t *txn) flush() error {
 	}
 	err = chunks(len(d.notes), func(lo, hi int) error {
 		q := t.w.multiQuery("outbox", hi-lo, func(n int) string {
-			return multiRow("INSERT INTO outbox(payer, body, created) VALUES ", n, 3, "")
+			return multiRow("INSERT INTO outbox(payer, body, created, hook_done) VALUES ", n, 4, "")
 		})
-		args := make([]driver.Value, 0, 3*(hi-lo))
+		args := make([]driver.Value, 0, 4*(hi-lo))
 		for _, nt := range d.notes[lo:hi] {
-			args = append(args, nt.payer, nt.body, nt.at)
+			args = append(args, nt.payer, nt.body, nt.at, !nt.webhook)
 		}
 		_, err := t.rawExec(q, args...)
 		return err

@@ -226,17 +226,17 @@ func TestGroupUndoesFailedOperation(t *testing.T) {
 	req := &writeReq{done: make(chan struct{}), ops: []*writeOp{
 		pay("g-1", codes[0], 1_000),
 		{batch: true, fn: func(t *txn) (any, error) {
-			acc, _, err := payerAccount(t, "alice")
+			f, err := payerAccount(t, "alice")
 			if err != nil {
 				return nil, err
 			}
-			t.book(acc, term.account, 5_000, "payment", nil, 0)
-			t.notify("alice", `{"kind":"debit"}`, 0)
+			t.book(f.account, term.account, 5_000, "payment", nil, 0)
+			t.notify("alice", `{"kind":"debit"}`, 0, false)
 			return nil, errBoom
 		}},
 		{fn: func(t *txn) (any, error) {
-			_, bal, err := payerAccount(t, "alice")
-			seen = bal
+			f, err := payerAccount(t, "alice")
+			seen = f.balance
 			return nil, err
 		}},
 		pay("g-2", codes[1], 2_000),

@@ -54,14 +54,19 @@ func (s *Service) runNotifier(ctx context.Context) {
 // notifyGap is the shortest time between two passes of the notifier.
 const notifyGap = 20 * time.Millisecond
 
-// The notifier's statements. Each reads only the pending rows, through the
-// outbox's partial indexes, and looks payers up by key: a pass costs the
-// same with a thousand payers as with a million (TestDeliverPlans).
+// The notifier's statements. Each reads only the pending rows, past the
+// inbox mark or through the outbox's partial index, and looks payers up by
+// key: a pass costs the same with a thousand payers as with a million
+// (TestDeliverPlans).
 const (
+	// The inbox mark: every notification up to it is in its payer's inbox.
+	deliverMark    = "SELECT COALESCE((SELECT value FROM meta WHERE key = 'inbox_delivered'), 0)"
 	deliverToInbox = `INSERT OR IGNORE INTO inbox(id, payer, body)
-		SELECT id, payer, body FROM outbox WHERE inbox_done = 0`
-	deliverInboxDone = "UPDATE outbox SET inbox_done = 1 WHERE inbox_done = 0"
-	// Payers without a webhook need nothing more.
+		SELECT id, payer, body FROM outbox WHERE id > ?`
+	deliverMarkSet = `INSERT OR REPLACE INTO meta(key, value)
+		SELECT 'inbox_delivered', id FROM outbox WHERE id > ? ORDER BY id DESC LIMIT 1`
+	// A notification is written with hook_done set when its payer has no
+	// webhook; these are left by a webhook removed since.
 	deliverNoHook = `UPDATE outbox SET hook_done = 1 WHERE hook_done = 0
 		AND EXISTS (SELECT 1 FROM payers p WHERE p.id = outbox.payer AND p.webhook = '')`
 	deliverHooksPending = "SELECT EXISTS (SELECT 1 FROM outbox WHERE hook_done = 0)"
@@ -75,7 +80,11 @@ func (s *Service) Deliver(ctx context.Context) error {
 		hooks   bool // webhook posts are pending
 	}
 	res, err := s.w.do1(ctx, func(t *txn) (any, error) {
-		r, err := t.exec(deliverToInbox)
+		var mark int64
+		if err := t.row(deliverMark, nil, &mark); err != nil {
+			return nil, err
+		}
+		r, err := t.exec(deliverToInbox, mark)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +92,7 @@ func (s *Service) Deliver(ctx context.Context) error {
 		if p.inboxed, err = r.RowsAffected(); err != nil {
 			return nil, err
 		}
-		if _, err := t.exec(deliverInboxDone); err != nil {
+		if _, err := t.exec(deliverMarkSet, mark); err != nil {
 			return nil, err
 		}
 		if _, err := t.exec(deliverNoHook); err != nil {

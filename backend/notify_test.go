@@ -172,8 +172,12 @@ func TestMasterKey(t *testing.T) {
 // and the notifications ever sent.
 func TestDeliverPlans(t *testing.T) {
 	e := newEnv(t)
-	for _, q := range []string{deliverToInbox, deliverInboxDone, deliverNoHook, deliverHooksPending} {
-		rows, err := e.svc.st.read.QueryContext(e.ctx, "EXPLAIN QUERY PLAN "+q)
+	for _, q := range []string{deliverMark, deliverToInbox, deliverMarkSet, deliverNoHook, deliverHooksPending} {
+		args := make([]any, strings.Count(q, "?"))
+		for i := range args {
+			args[i] = 0
+		}
+		rows, err := e.svc.st.read.QueryContext(e.ctx, "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
 			t.Fatal(err)
 		}

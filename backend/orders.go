@@ -102,29 +102,38 @@ func (s *Service) runSweeper(ctx context.Context) {
 	}
 }
 
-// payerAccount returns a payer's account and balance.
-func payerAccount(t *txn, payer string) (acc, balance int64, err error) {
-	err = t.row("SELECT a.id, a.balance FROM payers p JOIN accounts a ON a.id = p.account WHERE p.id = ?",
-		[]any{payer}, &acc, &balance)
-	return acc, balance, err
+// payerFunds is what moving a payer's money needs to know of the payer.
+type payerFunds struct {
+	account int64
+	balance int64 // as written: deferred writes not included
+	webhook bool  // notifications also go to a webhook
+}
+
+// payerAccount returns a payer's account, balance and whether the payer
+// has a webhook.
+func payerAccount(t *txn, payer string) (payerFunds, error) {
+	var f payerFunds
+	err := t.row("SELECT a.id, a.balance, p.webhook <> '' FROM payers p JOIN accounts a ON a.id = p.account WHERE p.id = ?",
+		[]any{payer}, &f.account, &f.balance, &f.webhook)
+	return f, err
 }
 
 // refundMoney moves amount of a paid order back from the merchant to the
 // payer and queues the payer's notification.
 func (s *Service) refundMoney(t *txn, o *orderRow, merchantAcc int64, merchantName string, amount int64, now time.Time) error {
-	acc, bal, err := payerAccount(t, o.payer)
+	f, err := payerAccount(t, o.payer)
 	if err != nil {
 		return err
 	}
-	if err := transfer(t, merchantAcc, acc, amount, "refund", o.id, now.UnixNano()); err != nil {
+	if err := transfer(t, merchantAcc, f.account, amount, "refund", o.id, now.UnixNano()); err != nil {
 		return err
 	}
 	o.refunded += amount
 	o.updated = now.UnixNano()
-	return s.queueNotification(t, o.payer, api.Notification{
+	return s.queueNotification(t, o.payer, f.webhook, api.Notification{
 		Kind: "refund", Order: o.merchant + "/" + o.mo, Merchant: merchantName,
 		Amount:  money.Amount{Minor: amount, Currency: o.currency},
-		Balance: money.Amount{Minor: bal + amount, Currency: o.currency},
+		Balance: money.Amount{Minor: f.balance + amount, Currency: o.currency},
 		Time:    now.UTC(),
 	})
 }

@@ -258,7 +258,8 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 // order exists (idempotency on merchant and merchant order) and the code's
 // current enrolment with its payer's account. The one-row subquery keeps a
 // row when neither exists.
-const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit
+const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
+	p.webhook <> ''
 	FROM (SELECT 1) x
 	LEFT JOIN orders o ON o.merchant = ? AND o.merchant_order = ?
 	LEFT JOIN enrolments e ON e.key_id = ? AND e.revoked IS NULL
@@ -268,7 +269,7 @@ const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, 
 // payLookupSeed is payLookup with the enrolment's sealed seed, for a code
 // verified in the writer (payPrep.late).
 const payLookupSeed = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
-	e.seed_sealed
+	p.webhook <> '', e.seed_sealed
 	FROM (SELECT 1) x
 	LEFT JOIN orders o ON o.merchant = ? AND o.merchant_order = ?
 	LEFT JOIN enrolments e ON e.key_id = ? AND e.revoked IS NULL
@@ -296,8 +297,8 @@ func nullString(v driver.Value) sql.NullString {
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	var look [9]driver.Value
-	query, dest := payLookup, look[:8]
+	var look [10]driver.Value
+	query, dest := payLookup, look[:9]
 	if p.late {
 		query, dest = payLookupSeed, look[:]
 	}
@@ -308,6 +309,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	}
 	orderID, payer, failures, locked := nullInt(look[0]), nullString(look[1]), nullInt(look[2]), nullInt(look[3])
 	acc, balance, limit, credit := nullInt(look[4]), nullInt(look[5]), nullInt(look[6]), nullInt(look[7])
+	hook := nullInt(look[8]).Int64 != 0
 	// Idempotency on (merchant, merchant order).
 	if orderID.Valid {
 		old, err := orderIn(t, term.Merchant, req.MerchantOrder)
@@ -363,7 +365,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		// The enrolment was not in the cache: check the code against the
 		// enrolment just read, and cache it once this transaction is
 		// durable (a rolled-back enrolment's key id could be given again).
-		if box, ok := look[8].([]byte); ok && payer.Valid {
+		if box, ok := look[9].([]byte); ok && payer.Valid {
 			e := enrolEntry{payer: payer.String, box: box}
 			var err error
 			if ver, err = s.checkToken(e, p.code, p.at); err != nil {
@@ -465,17 +467,19 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	if err := insertOrder(t, o); err != nil {
 		return nil, err
 	}
-	if err := s.charge(t, o, acc.Int64, term.account, bal, term.MerchantName, now); err != nil {
+	if err := s.charge(t, o, payerFunds{account: acc.Int64, balance: bal, webhook: hook}, term.account,
+		term.MerchantName, now); err != nil {
 		return nil, err
 	}
 	return payResult{order: o, fresh: true}, nil
 }
 
 // charge moves a paid order's amount from the payer to the merchant and
-// queues the payer's notification, in the caller's transaction. balance is
-// the payer's balance before, deferred writes included. The transfer and
+// queues the payer's notification, in the caller's transaction. payer's
+// balance is the one before, deferred writes included. The transfer and
 // the notification are deferred writes, written before the group commits.
-func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int64, merchantName string, now time.Time) error {
+func (s *Service) charge(t *txn, o *orderRow, payer payerFunds, merchantAcc int64, merchantName string, now time.Time) error {
+	balance := payer.balance
 	n := api.Notification{
 		Kind: "debit", Order: o.merchant + "/" + o.mo, Merchant: merchantName,
 		Amount:  money.Amount{Minor: o.amount, Currency: o.currency},
@@ -487,20 +491,21 @@ func (s *Service) charge(t *txn, o *orderRow, payerAcc, merchantAcc, balance int
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)
 	}
-	t.book(payerAcc, merchantAcc, o.amount, "payment", o.id, now.UnixNano())
-	t.notify(o.payer, string(body), n.Time.UnixNano())
+	t.book(payer.account, merchantAcc, o.amount, "payment", o.id, now.UnixNano())
+	t.notify(o.payer, string(body), n.Time.UnixNano(), payer.webhook)
 	t.onCommit(s.nudgeNotifier)
 	return nil
 }
 
-// queueNotification writes a notification to the outbox.
-func (s *Service) queueNotification(t *txn, payer string, n api.Notification) error {
+// queueNotification writes a notification to the outbox; webhook tells
+// whether the payer has a webhook to post it to.
+func (s *Service) queueNotification(t *txn, payer string, webhook bool, n api.Notification) error {
 	body, err := notificationJSON(&n)
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)
 	}
-	if _, err := t.exec("INSERT INTO outbox(payer, body, created) VALUES (?, ?, ?)",
-		payer, string(body), n.Time.UnixNano()); err != nil {
+	if _, err := t.exec("INSERT INTO outbox(payer, body, created, hook_done) VALUES (?, ?, ?, ?)",
+		payer, string(body), n.Time.UnixNano(), !webhook); err != nil {
 		return err
 	}
 	t.onCommit(s.nudgeNotifier)

@@ -166,11 +166,11 @@ func (s *Service) Confirm(ctx context.Context, payer string, req api.ConfirmRequ
 			o.setOutcome(api.StatusDeclined, api.ReasonPayerDeclined)
 			return o, saveOrder(t, o)
 		}
-		acc, bal, err := payerAccount(t, payer)
+		f, err := payerAccount(t, payer)
 		if err != nil {
 			return nil, err
 		}
-		if o.amount > bal {
+		if o.amount > f.balance {
 			o.setOutcome(api.StatusDeclined, api.ReasonInsufficientBalance)
 			return o, saveOrder(t, o)
 		}
@@ -178,7 +178,7 @@ func (s *Service) Confirm(ctx context.Context, payer string, req api.ConfirmRequ
 		if err := saveOrder(t, o); err != nil {
 			return nil, err
 		}
-		return o, s.charge(t, o, acc, mi.account, bal, mi.name, now)
+		return o, s.charge(t, o, f, mi.account, mi.name, now)
 	})
 	if err != nil {
 		return api.Order{}, err

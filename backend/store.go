@@ -113,17 +113,17 @@ CREATE TABLE IF NOT EXISTS transfers (
 	CHECK (debit <> credit)
 );
 -- Notifications to payers, written in the same transaction as the change.
+-- Those up to the mark 'inbox_delivered' in meta are in the payers' inboxes;
+-- hook_done is set from the start for a payer without a webhook.
 CREATE TABLE IF NOT EXISTS outbox (
 	id            INTEGER PRIMARY KEY,
 	payer         TEXT NOT NULL,
 	body          TEXT NOT NULL,
 	created       INTEGER NOT NULL,
-	inbox_done    INTEGER NOT NULL DEFAULT 0,
 	hook_done     INTEGER NOT NULL DEFAULT 0,
 	hook_attempts INTEGER NOT NULL DEFAULT 0,
 	hook_next     INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_inbox ON outbox(id) WHERE inbox_done = 0;
 CREATE INDEX IF NOT EXISTS outbox_hook ON outbox(hook_next) WHERE hook_done = 0;
 CREATE TABLE IF NOT EXISTS inbox (
 	id    INTEGER PRIMARY KEY,          -- the outbox id: delivery is idempotent
@@ -194,6 +194,11 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		conn.Close()
 		w.Close()
 		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
+	}
+	if err := migrate(ctx, conn); err != nil {
+		conn.Close()
+		w.Close()
+		return nil, fmt.Errorf("updating the layout of %s: %w", path, err)
 	}
 	wal, err := openWAL(ctx, conn, path)
 	if err != nil {

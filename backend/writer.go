@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +19,12 @@ import (
 const maxGroup = 1024
 
 // maxLinger is the age of a group past which the writer, once the disk is
-// free, commits it without yielding for more requests (see commit).
+// free, commits it without waiting for more requests (see commit).
 const maxLinger = time.Millisecond
+
+// quietGap is how long the writer, lingering, waits for the next request
+// before it commits.
+const quietGap = 200 * time.Microsecond
 
 // errClosed is returned for writes submitted after Close.
 var errClosed = &Error{Status: 503, Code: "unavailable", Message: "the payment backend is shutting down"}
@@ -227,6 +230,9 @@ type writer struct {
 	syncCh   chan *syncBatch // committed groups waiting for their fsync
 	inflight atomic.Int64    // groups handed to the syncer, not yet answered
 	kick     chan struct{}   // the syncer answered some groups
+	linger   *time.Timer     // commit's wait for more requests: the group's age
+	quiet    *time.Timer     // and the gap since the last request
+	last     int             // operations in the previous group
 	failed   atomic.Pointer[Error]
 	log      *slog.Logger
 
@@ -256,6 +262,9 @@ func newWriter(st *store, observe func(int, time.Duration), log *slog.Logger) *w
 		wal: st.wal, syncCh: make(chan *syncBatch, 256), moved: make(chan struct{}),
 		kick: make(chan struct{}, 1), log: log,
 		ckptNudge: make(chan struct{}, 1), ckptStop: make(chan struct{})}
+	w.linger, w.quiet = time.NewTimer(time.Hour), time.NewTimer(time.Hour)
+	w.linger.Stop()
+	w.quiet.Stop()
 	synced := make(chan struct{})
 	checkpointed := make(chan struct{})
 	go w.checkpointer(checkpointed)
@@ -431,38 +440,56 @@ func (w *writer) commit(group []*writeReq, n int) {
 			stop = true
 		}
 	}
-	// The disk is free: take in what is already queued before committing,
-	// rather than leaving it to wait for the next group's fsync. Then, while
-	// the group is young, give the processor to the other goroutines and
-	// take in what they queued meanwhile, for as long as that brings new
-	// requests: under load they are parsing and checking further payments,
-	// which then join this group instead of waiting a whole fsync for the
-	// next one, so that a commit's fixed work (log writes, fsync, wake-ups)
-	// is shared by more payments. On an idle machine the yield returns at
-	// once and finds nothing new, so a lone payment is not delayed.
-	drain := func() (took bool) {
+	// The disk is free: take in what is already queued. Then, under load
+	// (this group or the previous one holds more than one request), wait
+	// for more while the group is younger than maxLinger and requests keep
+	// coming (each within quietGap of the last), running each as it
+	// arrives. The other goroutines are parsing and checking further
+	// payments meanwhile; they join this group instead of waiting a whole
+	// fsync for the next one, so that a commit's fixed work (log writes,
+	// fsync, wake-ups) is shared by more payments. The writer waits on its
+	// queue rather than yielding, so a send wakes it at once on the
+	// sender's processor, and no backlog is left for it to run alone at the
+	// end. A lone payment on a quiet backend commits at once.
+	take := func(r *writeReq) {
+		group = append(group, r)
+		n += len(r.ops)
+		err, failed = w.runOps(t, group[len(group)-1:], false)
+	}
+	drain := func() {
 		for err == nil && !failed && n < maxGroup {
 			select {
 			case r := <-w.ch:
-				group = append(group, r)
-				n += len(r.ops)
-				err, failed = w.runOps(t, group[len(group)-1:], false)
-				took = true
+				take(r)
 			default:
-				return took
+				return
 			}
 		}
-		return took
 	}
 	if err == nil && !failed && !stop {
 		drain()
-		for err == nil && !failed && n < maxGroup && time.Since(b.start) < maxLinger {
-			runtime.Gosched()
-			if !drain() {
-				break
+		if linger := maxLinger - time.Since(b.start); linger > 0 && (n > 1 || w.last > 1) {
+			w.linger.Reset(linger)
+			w.quiet.Reset(quietGap)
+		wait:
+			for err == nil && !failed && n < maxGroup {
+				select {
+				case r := <-w.ch:
+					take(r)
+					w.quiet.Reset(quietGap)
+				case <-w.quiet.C:
+					break wait
+				case <-w.linger.C:
+					break wait
+				case <-w.quit:
+					break wait
+				}
 			}
+			w.linger.Stop()
+			w.quiet.Stop()
 		}
 	}
+	w.last = n
 	if err == nil && failed {
 		if err = w.begin(ctx); err == nil {
 			err, _ = w.runOps(t, group, true)
