@@ -264,15 +264,24 @@ func (s *Service) verifyCode(ctx context.Context, code paycode.Code, at time.Tim
 }
 
 // BenchmarkVerify measures finding a code's enrolment and checking its
-// token, with 1,000 payers and (TILLPAY_BENCH_LARGE=1) 1,000,000.
+// token, with 1,000 payers and (TILLPAY_BENCH_LARGE=1) 1,000,000: first each
+// size alone, then (with both) the two in alternating rounds, so that a
+// machine shared with other work slows both alike, with their spread.
 func BenchmarkVerify(b *testing.B) {
 	sizes := []int{1_000}
 	if os.Getenv("TILLPAY_BENCH_LARGE") != "" {
 		sizes = append(sizes, 1_000_000)
 	}
+	now := time.Now()
+	ctx := context.Background()
+	type setup struct {
+		n     int
+		s     *Service
+		codes []paycode.Code
+	}
+	var all []setup
 	for _, n := range sizes {
 		// The setup is made once per size, outside the timed rounds.
-		now := time.Now()
 		s := benchService(b, now)
 		start := time.Now()
 		payers := bulkPayers(b, s, 1, n, 0)
@@ -289,39 +298,78 @@ func BenchmarkVerify(b *testing.B) {
 			c, _ := paycode.Generate(p.seed, p.keyID, paycode.StepAt(now), i%paycode.SeqPerStep)
 			codes[i], _ = paycode.Parse(c)
 		}
-		payers = nil
-		ctx := context.Background()
-		// The database path (a cache miss: what grows with the payers), then
-		// through the enrolment cache.
-		b.Run(fmt.Sprintf("payers=%d", n), func(b *testing.B) {
+		all = append(all, setup{n, s, codes})
+	}
+	// The database path (a cache miss: what grows with the payers), and
+	// through the enrolment cache.
+	fromDB := func(b *testing.B, s *Service, c paycode.Code) {
+		e, ok, err := s.readEnrolment(ctx, int64(c.KeyID))
+		if err != nil || !ok {
+			b.Fatalf("enrolment %d: %v %v", c.KeyID, ok, err)
+		}
+		v, err := s.checkToken(e, c, now)
+		if err != nil || !v.enrolled || v.err != nil {
+			b.Fatalf("verify: %+v %v", v, err)
+		}
+	}
+	cached := func(b *testing.B, s *Service, c paycode.Code) {
+		v, err := s.verifyCode(ctx, c, now)
+		if err != nil || !v.enrolled || v.err != nil {
+			b.Fatalf("verify: %+v %v", v, err)
+		}
+	}
+	fill := func(b *testing.B, u setup) {
+		for _, c := range u.codes {
+			if _, err := u.s.verifyCode(ctx, c, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, u := range all {
+		b.Run(fmt.Sprintf("payers=%d", u.n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				c := codes[i%len(codes)]
-				e, ok, err := s.readEnrolment(ctx, int64(c.KeyID))
-				if err != nil || !ok {
-					b.Fatalf("enrolment %d: %v %v", c.KeyID, ok, err)
-				}
-				v, err := s.checkToken(e, c, now)
-				if err != nil || !v.enrolled || v.err != nil {
-					b.Fatalf("verify: %+v %v", v, err)
-				}
+				fromDB(b, u.s, u.codes[i%len(u.codes)])
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/verify")
 		})
-		b.Run(fmt.Sprintf("cached/payers=%d", n), func(b *testing.B) {
-			for _, c := range codes { // fill the cache first
-				if _, err := s.verifyCode(ctx, c, now); err != nil {
-					b.Fatal(err)
-				}
-			}
+		b.Run(fmt.Sprintf("cached/payers=%d", u.n), func(b *testing.B) {
+			fill(b, u)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				v, err := s.verifyCode(ctx, codes[i%len(codes)], now)
-				if err != nil || !v.enrolled || v.err != nil {
-					b.Fatalf("verify: %+v %v", v, err)
-				}
+				cached(b, u.s, u.codes[i%len(u.codes)])
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/verify")
 		})
-		s.Close()
 	}
+	if len(all) < 2 {
+		return
+	}
+	// Both sizes in turn, in rounds of verifyRound codes; b.N codes each.
+	const verifyRound = 8192
+	alternate := func(b *testing.B, verify func(*testing.B, *Service, paycode.Code)) {
+		spent := make([]time.Duration, len(all))
+		for done := 0; done < b.N; done += verifyRound {
+			k := min(verifyRound, b.N-done)
+			for j, u := range all {
+				start := time.Now()
+				for i := done; i < done+k; i++ {
+					verify(b, u.s, u.codes[i%len(u.codes)])
+				}
+				spent[j] += time.Since(start)
+			}
+		}
+		for j, u := range all {
+			b.ReportMetric(float64(spent[j].Nanoseconds())/float64(b.N), fmt.Sprintf("ns/verify-%d", u.n))
+		}
+		first, last := spent[0], spent[len(spent)-1]
+		b.ReportMetric(100*(float64(last)/float64(first)-1), "spread-%")
+	}
+	b.Run("alternating", func(b *testing.B) { alternate(b, fromDB) })
+	b.Run("alternating/cached", func(b *testing.B) {
+		for _, u := range all {
+			fill(b, u)
+		}
+		b.ResetTimer()
+		alternate(b, cached)
+	})
 }
