@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ const maxLinger = time.Millisecond
 // quietGap is how long the writer, lingering, waits for the next request
 // before it commits.
 const quietGap = 200 * time.Microsecond
+
+// lingerLoad is how busy the processors must be for the writer to linger:
+// below it, a wait would only add latency (see commit).
+const lingerLoad = 0.6
 
 // errClosed is returned for writes submitted after Close.
 var errClosed = &Error{Status: 503, Code: "unavailable", Message: "the payment backend is shutting down"}
@@ -233,6 +238,7 @@ type writer struct {
 	linger   *time.Timer     // commit's wait for more requests: the group's age
 	quiet    *time.Timer     // and the gap since the last request
 	last     int             // operations in the previous group
+	load     loadMeter       // how busy the processors are
 	failed   atomic.Pointer[Error]
 	log      *slog.Logger
 
@@ -440,17 +446,21 @@ func (w *writer) commit(group []*writeReq, n int) {
 			stop = true
 		}
 	}
-	// The disk is free: take in what is already queued. Then, under load
-	// (this group or the previous one holds more than one request), wait
-	// for more while the group is younger than maxLinger and requests keep
-	// coming (each within quietGap of the last), running each as it
-	// arrives. The other goroutines are parsing and checking further
-	// payments meanwhile; they join this group instead of waiting a whole
-	// fsync for the next one, so that a commit's fixed work (log writes,
-	// fsync, wake-ups) is shared by more payments. The writer waits on its
-	// queue rather than yielding, so a send wakes it at once on the
-	// sender's processor, and no backlog is left for it to run alone at the
-	// end. A lone payment on a quiet backend commits at once.
+	// The disk is free: take in what is already queued. Then, while the
+	// group is younger than maxLinger, take in more: the other goroutines
+	// are parsing and checking further payments, which join this group
+	// instead of waiting a whole fsync for the next one, so that a commit's
+	// fixed work (log writes, fsync, wake-ups) is shared by more payments.
+	//
+	// If the processors are busy (lingerLoad) and this group or the
+	// previous one holds more than one request, the writer waits on its
+	// queue for as long as requests keep coming (each within quietGap of
+	// the last) and runs each as it arrives: a send wakes it at once on the
+	// sender's processor, so no backlog is left for it to run alone at the
+	// end. Otherwise a wait would only add latency; the writer yields
+	// instead, and goes on while each yield brings new requests. On a quiet
+	// backend a yield returns at once and finds nothing, so a lone payment
+	// is not held.
 	take := func(r *writeReq) {
 		group = append(group, r)
 		n += len(r.ops)
@@ -468,7 +478,7 @@ func (w *writer) commit(group []*writeReq, n int) {
 	}
 	if err == nil && !failed && !stop {
 		drain()
-		if linger := maxLinger - time.Since(b.start); linger > 0 && (n > 1 || w.last > 1) {
+		if linger := maxLinger - time.Since(b.start); linger > 0 && (n > 1 || w.last > 1) && w.load.busy() >= lingerLoad {
 			w.linger.Reset(linger)
 			w.quiet.Reset(quietGap)
 		wait:
@@ -487,6 +497,14 @@ func (w *writer) commit(group []*writeReq, n int) {
 			}
 			w.linger.Stop()
 			w.quiet.Stop()
+		} else {
+			for err == nil && !failed && n < maxGroup && time.Since(b.start) < maxLinger {
+				runtime.Gosched()
+				before := n
+				if drain(); n == before {
+					break
+				}
+			}
 		}
 	}
 	w.last = n
