@@ -49,11 +49,17 @@ func cny(minor int64) money.Amount { return money.Amount{Minor: minor, Currency:
 
 func newEnv(t *testing.T, opts ...Option) *env {
 	t.Helper()
+	return newEnvIn(t, t.TempDir(), opts...)
+}
+
+// newEnvIn is newEnv with the database backend.db in dir, which may hold
+// one already.
+func newEnvIn(t *testing.T, dir string, opts ...Option) *env {
+	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2025, 3, 1, 10, 0, 30, 0, time.UTC)}
 	key := make([]byte, 32)
 	rand.Read(key)
-	dir := t.TempDir()
 	all := append([]Option{WithClock(clk.Now), WithPasswordIterations(1000)}, opts...)
 	svc, err := Open(ctx, dir+"/backend.db", key, all...)
 	if err != nil {

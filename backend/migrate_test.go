@@ -103,3 +103,38 @@ func TestOutboxHookState(t *testing.T) {
 		t.Fatalf("outbox hook state %v, want %s", got, want)
 	}
 }
+
+// A database whose payers table has rowids (made before payers were keyed
+// by id alone) keeps it and works the same.
+func TestPayersRowidLayout(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", dir+"/backend.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE payers (
+		id             TEXT PRIMARY KEY,
+		name           TEXT NOT NULL,
+		pw_hash        TEXT NOT NULL,
+		account        INTEGER NOT NULL REFERENCES accounts(id),
+		free_limit     INTEGER NOT NULL,
+		offline_credit INTEGER NOT NULL,
+		webhook        TEXT NOT NULL DEFAULT '',
+		created        INTEGER NOT NULL
+	)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	e := newEnvIn(t, dir)
+	var withoutRowid int
+	e.svc.st.read.QueryRow("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'payers' AND sql LIKE '%WITHOUT ROWID%'").Scan(&withoutRowid)
+	if withoutRowid != 0 {
+		t.Fatal("the payers table was rebuilt")
+	}
+	w := e.payer("ria", 5_000)
+	wantStatus(t, e.pay("r-1", e.code(w), 1_200), "paid", "")
+	bal, err := e.svc.Balance(e.ctx, "ria")
+	if err != nil || bal.Balance != cny(3_800) {
+		t.Fatalf("balance %+v (%v)", bal, err)
+	}
+}

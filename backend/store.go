@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS terminals (
 	key_sealed BLOB NOT NULL,
 	created    INTEGER NOT NULL
 );
+-- Keyed by id alone (WITHOUT ROWID): every payment finds its payer with one
+-- B-tree descent instead of two. Databases made before keep a rowid table,
+-- which works the same.
 CREATE TABLE IF NOT EXISTS payers (
 	id             TEXT PRIMARY KEY,
 	name           TEXT NOT NULL,
@@ -50,7 +53,7 @@ CREATE TABLE IF NOT EXISTS payers (
 	offline_credit INTEGER NOT NULL,
 	webhook        TEXT NOT NULL DEFAULT '',
 	created        INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS enrolments (
 	key_id       INTEGER PRIMARY KEY, -- never reused, revoked ones included
 	payer        TEXT NOT NULL REFERENCES payers(id),
