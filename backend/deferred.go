@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Deferred writes. A payment's transfer, the balance changes of its two
-// accounts and its notification are not written one statement at a time:
+// Deferred writes. A payment's used code, its transfer, the balance changes
+// of its two accounts and its notification are not written one statement at
+// a time:
 // the payment operation records them in the transaction (txn.book,
 // txn.notify) and the writer writes all of a group's at once, with a few
 // multi-row statements, before the group commits, or earlier, before an
@@ -18,7 +19,7 @@ import (
 // its own transfer row, so the ledger stays double-entry and per order.
 //
 // Payment operations read balances through txn.pendingDelta, which adds
-// what is booked but not yet written.
+// what is booked but not yet written, and used codes through txn.codeUsed.
 
 // deferredTransfer is a transfer booked but not yet written.
 type deferredTransfer struct {
@@ -40,21 +41,34 @@ type deferredNote struct {
 type deferred struct {
 	transfers []deferredTransfer
 	notes     []deferredNote
-	delta     map[int64]int64 // account → balance change not yet written
+	codes     []usedCode
+	delta     map[int64]int64       // account → balance change not yet written
+	used      map[usedCode]struct{} // the codes, to look up
+}
+
+// usedCode is a code presented to the backend: its key id and counter.
+type usedCode struct {
+	key     int64
+	counter int64
+	at      int64 // when (not part of the identity: always 0 in used)
 }
 
 // mark is a position in the deferred writes, to undo an operation's.
-type mark struct{ transfers, notes int }
+type mark struct{ transfers, notes, codes int }
 
-func (d *deferred) mark() mark { return mark{len(d.transfers), len(d.notes)} }
+func (d *deferred) mark() mark { return mark{len(d.transfers), len(d.notes), len(d.codes)} }
 
 // undo drops what was booked after m.
 func (d *deferred) undo(m mark) {
-	if len(d.transfers) == m.transfers && len(d.notes) == m.notes {
+	if d.mark() == m {
 		return
+	}
+	for _, c := range d.codes[m.codes:] {
+		delete(d.used, usedCode{key: c.key, counter: c.counter})
 	}
 	d.transfers = d.transfers[:m.transfers]
 	d.notes = d.notes[:m.notes]
+	d.codes = d.codes[:m.codes]
 	clear(d.delta)
 	for _, tr := range d.transfers {
 		d.delta[tr.debit] -= tr.amount
@@ -65,10 +79,27 @@ func (d *deferred) undo(m mark) {
 func (d *deferred) reset() {
 	d.transfers = d.transfers[:0]
 	d.notes = d.notes[:0]
+	d.codes = d.codes[:0]
 	clear(d.delta)
+	clear(d.used)
 }
 
-func (d *deferred) empty() bool { return len(d.transfers) == 0 && len(d.notes) == 0 }
+func (d *deferred) empty() bool {
+	return len(d.transfers) == 0 && len(d.notes) == 0 && len(d.codes) == 0
+}
+
+// useCode records a code as used, to be written before the group commits.
+func (t *txn) useCode(key, counter, at int64) {
+	d := &t.w.def
+	d.codes = append(d.codes, usedCode{key, counter, at})
+	d.used[usedCode{key: key, counter: counter}] = struct{}{}
+}
+
+// codeUsed tells whether the group used the code before (not yet written).
+func (t *txn) codeUsed(key, counter int64) bool {
+	_, ok := t.w.def.used[usedCode{key: key, counter: counter}]
+	return ok
+}
 
 // book records a transfer to be written before the group commits.
 func (t *txn) book(debit, credit, amount int64, kind string, order any, at int64) {
@@ -121,14 +152,28 @@ func multiRow(prefix string, rows, cols int, suffix string) string {
 	return b.String()
 }
 
-// flush writes the deferred writes: transfers, then the balance changes
-// (one statement per account), then the notifications.
+// flush writes the deferred writes: used codes, transfers, then the
+// balance changes (one statement per account), then the notifications.
 func (t *txn) flush() error {
 	d := &t.w.def
 	if d.empty() {
 		return nil
 	}
-	err := chunks(len(d.transfers), func(lo, hi int) error {
+	err := chunks(len(d.codes), func(lo, hi int) error {
+		q := t.w.multiQuery("used_codes", hi-lo, func(n int) string {
+			return multiRow("INSERT INTO used_codes(key_id, counter, at) VALUES ", n, 3, "")
+		})
+		args := make([]driver.Value, 0, 3*(hi-lo))
+		for _, c := range d.codes[lo:hi] {
+			args = append(args, c.key, c.counter, c.at)
+		}
+		_, err := t.rawExec(q, args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	err = chunks(len(d.transfers), func(lo, hi int) error {
 		q := t.w.multiQuery("transfers", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO transfers(debit, credit, amount, kind, order_id, created) VALUES ", n, 6, "")
 		})

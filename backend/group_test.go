@@ -204,9 +204,10 @@ func TestConcurrentPaymentsMatchLedger(t *testing.T) {
 
 func TestGroupUndoesFailedOperation(t *testing.T) {
 	// One writer request holding payments, an operation that books a
-	// transfer and a notification and then fails, and an operation of
-	// another kind that reads a balance: the failed one leaves no trace,
-	// the reader sees the payments before it written.
+	// transfer and a notification, marks a code used and then fails, and
+	// an operation of another kind that reads a balance: the failed one
+	// leaves no trace (the code it marked still pays), the reader sees the
+	// payments before it written.
 	e := newEnv(t)
 	w := e.payer("alice", 10_000)
 	codes := e.codesOf(w, 3)
@@ -221,6 +222,14 @@ func TestGroupUndoesFailedOperation(t *testing.T) {
 		}
 		return &writeOp{batch: true, fn: func(t *txn) (any, error) { return e.svc.payOp(t, term, p) }}
 	}
+	c1, err := paycode.Parse(codes[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, ok := paycode.Window(c1, e.clk.Now())
+	if !ok {
+		t.Fatal("no window for the code")
+	}
 	var seen int64 = -1
 	errBoom := errors.New("boom")
 	req := &writeReq{done: make(chan struct{}), ops: []*writeOp{
@@ -232,14 +241,15 @@ func TestGroupUndoesFailedOperation(t *testing.T) {
 			}
 			t.book(f.account, term.account, 5_000, "payment", nil, 0)
 			t.notify("alice", `{"kind":"debit"}`, 0, false)
+			t.useCode(int64(c1.KeyID), int64(m1.Counter), 0)
 			return nil, errBoom
 		}},
+		pay("g-2", codes[1], 2_000),
 		{fn: func(t *txn) (any, error) {
 			f, err := payerAccount(t, "alice")
 			seen = f.balance
 			return nil, err
 		}},
-		pay("g-2", codes[1], 2_000),
 	}}
 	e.svc.w.ch <- req
 	<-req.done
@@ -251,8 +261,8 @@ func TestGroupUndoesFailedOperation(t *testing.T) {
 	if !errors.Is(req.ops[1].err, errBoom) {
 		t.Fatalf("failing op: %v", req.ops[1].err)
 	}
-	if seen != 9_000 {
-		t.Fatalf("reader saw balance %d, want 9000", seen)
+	if seen != 7_000 {
+		t.Fatalf("reader saw balance %d, want 7000", seen)
 	}
 	if got := e.balance("alice"); got != 7_000 {
 		t.Fatalf("balance %d, want 7000", got)

@@ -55,6 +55,11 @@ type payPrep struct {
 	// code at time at, with the enrolment its lookup reads.
 	late bool
 	at   time.Time
+	// window: the counter the code has if it is valid at time at (see
+	// paycode.Window), for the writer's lookup of used codes; inWindow is
+	// false if it has none.
+	window   paycode.Match
+	inWindow bool
 }
 
 // verification is the outcome of checking a code against its enrolment.
@@ -158,6 +163,7 @@ func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayReques
 		return nil, err
 	}
 	p.checked, p.late, p.at = ok, !ok, at
+	p.window, p.inWindow = paycode.Window(code, at)
 	return p, nil
 }
 
@@ -255,26 +261,29 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 }
 
 // payLookup is one statement that reads what a payment needs: whether its
-// order exists (idempotency on merchant and merchant order) and the code's
-// current enrolment with its payer's account. The one-row subquery keeps a
-// row when neither exists.
+// order exists (idempotency on merchant and merchant order), the code's
+// current enrolment with its payer's account, and whether the code (key id
+// and the counter of its window, see payPrep.window) was used. The one-row
+// subquery keeps a row when none exists.
 const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
-	p.webhook <> ''
+	p.webhook <> '', u.key_id IS NOT NULL
 	FROM (SELECT 1) x
-	LEFT JOIN orders o ON o.merchant = ? AND o.merchant_order = ?
-	LEFT JOIN enrolments e ON e.key_id = ? AND e.revoked IS NULL
+	LEFT JOIN orders o ON o.merchant = ?1 AND o.merchant_order = ?2
+	LEFT JOIN enrolments e ON e.key_id = ?3 AND e.revoked IS NULL
 	LEFT JOIN payers p ON p.id = e.payer
-	LEFT JOIN accounts a ON a.id = p.account`
+	LEFT JOIN accounts a ON a.id = p.account
+	LEFT JOIN used_codes u ON u.key_id = ?3 AND u.counter = ?4`
 
 // payLookupSeed is payLookup with the enrolment's sealed seed, for a code
 // verified in the writer (payPrep.late).
 const payLookupSeed = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
-	p.webhook <> '', e.seed_sealed
+	p.webhook <> '', u.key_id IS NOT NULL, e.seed_sealed
 	FROM (SELECT 1) x
-	LEFT JOIN orders o ON o.merchant = ? AND o.merchant_order = ?
-	LEFT JOIN enrolments e ON e.key_id = ? AND e.revoked IS NULL
+	LEFT JOIN orders o ON o.merchant = ?1 AND o.merchant_order = ?2
+	LEFT JOIN enrolments e ON e.key_id = ?3 AND e.revoked IS NULL
 	LEFT JOIN payers p ON p.id = e.payer
-	LEFT JOIN accounts a ON a.id = p.account`
+	LEFT JOIN accounts a ON a.id = p.account
+	LEFT JOIN used_codes u ON u.key_id = ?3 AND u.counter = ?4`
 
 // nullInt reads an INTEGER column's driver value (nil for NULL).
 func nullInt(v driver.Value) sql.NullInt64 {
@@ -297,19 +306,24 @@ func nullString(v driver.Value) sql.NullString {
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	var look [10]driver.Value
-	query, dest := payLookup, look[:9]
+	var look [11]driver.Value
+	query, dest := payLookup, look[:10]
 	if p.late {
 		query, dest = payLookupSeed, look[:]
 	}
+	window := int64(-1) // no counter is negative
+	if p.inWindow {
+		window = int64(p.window.Counter)
+	}
 	if err := t.rawRow(query, []driver.NamedValue{
 		{Ordinal: 1, Value: term.Merchant}, {Ordinal: 2, Value: req.MerchantOrder}, {Ordinal: 3, Value: int64(p.code.KeyID)},
+		{Ordinal: 4, Value: window},
 	}, dest); err != nil {
 		return nil, err
 	}
 	orderID, payer, failures, locked := nullInt(look[0]), nullString(look[1]), nullInt(look[2]), nullInt(look[3])
 	acc, balance, limit, credit := nullInt(look[4]), nullInt(look[5]), nullInt(look[6]), nullInt(look[7])
-	hook := nullInt(look[8]).Int64 != 0
+	hook, usedBefore := nullInt(look[8]).Int64 != 0, nullInt(look[9]).Int64 != 0
 	// Idempotency on (merchant, merchant order).
 	if orderID.Valid {
 		old, err := orderIn(t, term.Merchant, req.MerchantOrder)
@@ -365,7 +379,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		// The enrolment was not in the cache: check the code against the
 		// enrolment just read, and cache it once this transaction is
 		// durable (a rolled-back enrolment's key id could be given again).
-		if box, ok := look[9].([]byte); ok && payer.Valid {
+		if box, ok := look[10].([]byte); ok && payer.Valid {
 			e := enrolEntry{payer: payer.String, box: box}
 			var err error
 			if ver, err = s.checkToken(e, p.code, p.at); err != nil {
@@ -388,15 +402,20 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		o.counter = sql.NullInt64{Int64: int64(ver.match.Counter), Valid: true}
 	}
 	// useCode records the code as used: it is dead from now on, whatever
-	// the outcome. It reports whether the code was fresh.
+	// the outcome. It reports whether the code was fresh: not used before,
+	// as the lookup found, nor earlier in this group, whose used codes are
+	// written with its other deferred writes.
 	useCode := func() (bool, error) {
-		res, err := t.rawExec("INSERT OR IGNORE INTO used_codes(key_id, counter, at) VALUES (?, ?, ?)",
-			int64(p.code.KeyID), int64(ver.match.Counter), now.UnixNano())
-		if err != nil {
-			return false, err
+		key, counter := int64(p.code.KeyID), int64(ver.match.Counter)
+		if !p.inWindow || int64(p.window.Counter) != counter {
+			// Not reached: a valid code has its window's counter.
+			return false, fmt.Errorf("code matched counter %d outside its window", counter)
 		}
-		n, err := res.RowsAffected()
-		return n == 1, err
+		if usedBefore || t.codeUsed(key, counter) {
+			return false, nil
+		}
+		t.useCode(key, counter, now.UnixNano())
+		return true, nil
 	}
 	// Throttling (RFC 4226 §7.3), decided here in the single writer so that
 	// parallel guesses from many terminals are all counted.

@@ -264,7 +264,7 @@ type syncBatch struct {
 func newWriter(st *store, observe func(int, time.Duration), log *slog.Logger) *writer {
 	w := &writer{st: st, ch: make(chan *writeReq, maxGroup), quit: make(chan struct{}),
 		stopped: make(chan struct{}), observe: observe,
-		def: deferred{delta: map[int64]int64{}}, multi: map[multiKey]string{},
+		def: deferred{delta: map[int64]int64{}, used: map[usedCode]struct{}{}}, multi: map[multiKey]string{},
 		wal: st.wal, syncCh: make(chan *syncBatch, 256), moved: make(chan struct{}),
 		kick: make(chan struct{}, 1), log: log,
 		ckptNudge: make(chan struct{}, 1), ckptStop: make(chan struct{})}

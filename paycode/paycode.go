@@ -241,6 +241,25 @@ type Match struct {
 	Counter uint64
 }
 
+// Window returns the step and counter that c names if it is valid at time
+// at: the step within ±Skew of at whose last digit is c.StepDigit. It needs
+// no seed and says nothing of the token; Verify accepts c only with this
+// match. ok is false if no step of the window has that digit.
+func Window(c Code, at time.Time) (m Match, ok bool) {
+	if c.Seq >= SeqPerStep || c.StepDigit > 9 {
+		return Match{}, false
+	}
+	now := StepAt(at)
+	for d := int64(-Skew); d <= Skew; d++ {
+		// The window is shorter than ten steps, so one step at most has
+		// the digit.
+		if step := now + d; step >= 0 && uint8(step%10) == c.StepDigit {
+			return Match{Step: step, Counter: Counter(step, int(c.Seq))}, true
+		}
+	}
+	return Match{}, false
+}
+
 // lookBack is how far back, in steps, Verify searches to tell an expired
 // code from a forged one. It only chooses the error; nothing older than
 // Skew steps is ever accepted.
@@ -256,19 +275,14 @@ func Verify(seed []byte, c Code, at time.Time) (Match, error) {
 		return Match{}, fmt.Errorf("%w: malformed fields", ErrInvalid)
 	}
 	now := StepAt(at)
-	for d := int64(-Skew); d <= Skew; d++ {
-		step := now + d
-		if step < 0 || uint8(step%10) != c.StepDigit {
-			continue
-		}
-		tok, err := token(seed, step, int(c.Seq))
+	if m, ok := Window(c, at); ok {
+		tok, err := token(seed, m.Step, int(c.Seq))
 		if err != nil {
 			return Match{}, err
 		}
 		if subtle.ConstantTimeEq(int32(tok), int32(c.Token)) == 1 {
-			return Match{Step: step, Counter: Counter(step, int(c.Seq))}, nil
+			return m, nil
 		}
-		break // the step digit names one step within the window
 	}
 	// Not valid now. Was it a real code from an earlier step?
 	oldest := now - lookBack

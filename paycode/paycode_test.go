@@ -90,6 +90,16 @@ func TestGenerateVerify(t *testing.T) {
 			t.Fatalf("Verify matched %+v, want step %d", m, step)
 		}
 	}
+	// Window names the same match without the seed, and none once the
+	// step has left the window.
+	for _, at := range []time.Time{now, now.Add(-59 * time.Second), now.Add(time.Minute)} {
+		if m, ok := Window(c, at); !ok || m.Step != step || m.Counter != Counter(step, 3) {
+			t.Fatalf("Window at %v: %+v %v", at, m, ok)
+		}
+	}
+	if m, ok := Window(c, now.Add(2*time.Minute)); ok {
+		t.Fatalf("Window two steps later: %+v", m)
+	}
 	// Two steps later it is expired, not forged.
 	if _, err := Verify(seed, c, now.Add(2*time.Minute)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("two steps later: %v, want ErrExpired", err)
