@@ -116,8 +116,9 @@ CREATE TABLE IF NOT EXISTS transfers (
 	CHECK (debit <> credit)
 );
 -- Notifications to payers, written in the same transaction as the change.
--- Those up to the mark 'inbox_delivered' in meta are in the payers' inboxes;
--- hook_done is set from the start for a payer without a webhook.
+-- Those up to the mark 'inbox_delivered' in meta are in the payers' inboxes,
+-- which relies on ids only growing: rows are never deleted. hook_done is set
+-- from the start for a payer without a webhook.
 CREATE TABLE IF NOT EXISTS outbox (
 	id            INTEGER PRIMARY KEY,
 	payer         TEXT NOT NULL,
