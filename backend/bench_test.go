@@ -116,19 +116,65 @@ func benchService(tb testing.TB, now time.Time) *Service {
 // loopback (real server, real SQLite file, each answered after its commit
 // is durable), beside a no-op handler behind the same authentication.
 // The notifier runs too, moving every payment's notification to the
-// payer's inbox as `paybackend serve` does.
+// payer's inbox as `paybackend serve` does. Last, ratio/c=64 runs the two
+// at concurrency 64 in alternating rounds, so that a machine shared with
+// other work slows both alike, and reports the payments' share of the
+// no-op rate.
 func BenchmarkPayHTTP(b *testing.B) {
 	for _, conc := range []int{1, 16, 64} {
 		for _, kind := range []string{"noop", "pay"} {
-			b.Run(fmt.Sprintf("%s/c=%d", kind, conc), func(b *testing.B) { benchPay(b, kind, conc) })
+			b.Run(fmt.Sprintf("%s/c=%d", kind, conc), func(b *testing.B) {
+				r := payHTTP(b, kind, conc, b.N)
+				b.ReportMetric(r.rate(), "payments/s")
+				// CPU of the whole process (server and client) per
+				// request: steadier than the rate on a machine shared
+				// with other work.
+				b.ReportMetric(r.cpuPerOp(), "cpu-µs/op")
+				if kind == "pay" {
+					b.ReportMetric(r.perCommit, "ops/commit")
+					b.ReportMetric(r.commitMicros, "µs/commit")
+				}
+			})
 		}
 	}
+	b.Run("ratio/c=64", func(b *testing.B) {
+		const rounds = 3
+		var noop, pay payRun
+		for range rounds {
+			noop.add(payHTTP(b, "noop", 64, b.N))
+			pay.add(payHTTP(b, "pay", 64, b.N))
+		}
+		b.ReportMetric(noop.rate(), "noop-payments/s")
+		b.ReportMetric(pay.rate(), "payments/s")
+		b.ReportMetric(pay.rate()/noop.rate(), "pay/noop")
+	})
 }
 
 // benchGCPercent is backendcli's serveGCPercent.
 const benchGCPercent = 400
 
-func benchPay(b *testing.B, kind string, conc int) {
+// payRun is what payHTTP measured.
+type payRun struct {
+	n            int
+	elapsed, cpu time.Duration
+	perCommit    float64 // payments a commit (pay only)
+	commitMicros float64 // from a group's start until it is durable
+}
+
+func (r payRun) rate() float64     { return float64(r.n) / r.elapsed.Seconds() }
+func (r payRun) cpuPerOp() float64 { return float64(r.cpu.Microseconds()) / float64(r.n) }
+
+// add sums the requests and times of o into r.
+func (r *payRun) add(o payRun) {
+	r.n += o.n
+	r.elapsed += o.elapsed
+	r.cpu += o.cpu
+}
+
+// payHTTP sets up a service (outside the benchmark's timer) and sends it n
+// payments, or n requests to a no-op handler, from conc clients at once.
+func payHTTP(b *testing.B, kind string, conc, n int) payRun {
+	b.StopTimer()
 	// The collector's target of `paybackend serve` (see backendcli), for
 	// both handlers.
 	if os.Getenv("GOGC") == "" {
@@ -136,6 +182,7 @@ func benchPay(b *testing.B, kind string, conc int) {
 	}
 	now := time.Now()
 	s := benchService(b, now)
+	defer s.Close()
 	s.Start() // the notifier and sweeper run beside the payments, as in serve
 	ctx := context.Background()
 	if err := s.AddMerchant(ctx, "shop", "Shop"); err != nil {
@@ -148,8 +195,8 @@ func benchPay(b *testing.B, kind string, conc int) {
 	// Every payer has 30 fresh codes at the fixed clock: ten per step for
 	// the steps before, at and after it.
 	const perPayer = (2*paycode.Skew + 1) * paycode.SeqPerStep
-	payers := bulkPayers(b, s, 1, b.N/perPayer+1, 1_000_000)
-	codes := make([]string, b.N)
+	payers := bulkPayers(b, s, 1, n/perPayer+1, 1_000_000)
+	codes := make([]string, n)
 	step := paycode.StepAt(now)
 	for i := range codes {
 		p := payers[i/perPayer]
@@ -182,7 +229,7 @@ func benchPay(b *testing.B, kind string, conc int) {
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
-	b.ResetTimer()
+	b.StartTimer()
 	cpu0 := cpuTime()
 	start := time.Now()
 	for range conc {
@@ -191,7 +238,7 @@ func benchPay(b *testing.B, kind string, conc int) {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= b.N {
+				if i >= n {
 					return
 				}
 				o, err := term.Pay(ctx, api.PayRequest{MerchantOrder: fmt.Sprintf("b-%d", i), Code: codes[i], Amount: cny(1)})
@@ -206,30 +253,26 @@ func benchPay(b *testing.B, kind string, conc int) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	r := payRun{n: n, elapsed: time.Since(start), cpu: cpuTime() - cpu0}
 	b.StopTimer()
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "payments/s")
-	// CPU of the whole process (server and client) per request: steadier
-	// than the rate on a machine shared with other work.
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	if kind == "pay" {
 		if mfs, err := s.Registry().Gather(); err == nil {
 			for _, mf := range mfs {
 				switch mf.GetName() {
 				case "tillpay_commit_group_size":
 					h := mf.GetMetric()[0].GetHistogram()
-					b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount()), "ops/commit")
+					r.perCommit = h.GetSampleSum() / float64(h.GetSampleCount())
 				case "tillpay_commit_duration_seconds":
 					h := mf.GetMetric()[0].GetHistogram()
-					b.ReportMetric(1e6*h.GetSampleSum()/float64(h.GetSampleCount()), "µs/commit")
+					r.commitMicros = 1e6 * h.GetSampleSum() / float64(h.GetSampleCount())
 				}
 			}
 		}
 	}
+	return r
 }
 
 // readEnrolment reads a current enrolment by key, as a cache miss does (in
