@@ -265,25 +265,23 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 // current enrolment with its payer's account, and whether the code (key id
 // and the counter of its window, see payPrep.window) was used. The one-row
 // subquery keeps a row when none exists.
-const payLookup = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
-	p.webhook <> '', u.key_id IS NOT NULL
-	FROM (SELECT 1) x
-	LEFT JOIN orders o ON o.merchant = ?1 AND o.merchant_order = ?2
-	LEFT JOIN enrolments e ON e.key_id = ?3 AND e.revoked IS NULL
-	LEFT JOIN payers p ON p.id = e.payer
-	LEFT JOIN accounts a ON a.id = p.account
-	LEFT JOIN used_codes u ON u.key_id = ?3 AND u.counter = ?4`
+const payLookup = payLookupCols + payLookupFrom
 
-// payLookupSeed is payLookup with the enrolment's sealed seed, for a code
-// verified in the writer (payPrep.late).
-const payLookupSeed = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
-	p.webhook <> '', u.key_id IS NOT NULL, e.seed_sealed
+// payLookupSeed is payLookup with the enrolment's sealed seed (the last
+// column), for a code verified in the writer (payPrep.late).
+const payLookupSeed = payLookupCols + ", e.seed_sealed" + payLookupFrom
+
+const (
+	payLookupCols = `SELECT o.id, e.payer, e.failures, e.locked_until, p.account, a.balance, p.free_limit, p.offline_credit,
+	p.webhook <> '', u.key_id IS NOT NULL`
+	payLookupFrom = `
 	FROM (SELECT 1) x
 	LEFT JOIN orders o ON o.merchant = ?1 AND o.merchant_order = ?2
 	LEFT JOIN enrolments e ON e.key_id = ?3 AND e.revoked IS NULL
 	LEFT JOIN payers p ON p.id = e.payer
 	LEFT JOIN accounts a ON a.id = p.account
 	LEFT JOIN used_codes u ON u.key_id = ?3 AND u.counter = ?4`
+)
 
 // nullInt reads an INTEGER column's driver value (nil for NULL).
 func nullInt(v driver.Value) sql.NullInt64 {

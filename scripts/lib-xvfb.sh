@@ -1,7 +1,18 @@
-# Shared by the GUI scripts (source it): build the till unless TILLPAY_BIN
-# names one, and start a display of our own. Both expect $root (the
-# repository), $work (a scratch directory) and the array pids (processes
-# to stop on exit) to be set.
+# Shared by the GUI scripts (source it, with $root set to the repository):
+# a scratch directory $work and the array pids of processes to stop on exit,
+# both cleaned up then; building the till unless TILLPAY_BIN names one; and
+# a display of our own.
+
+work=$(mktemp -d)
+pids=()
+# cleanup stops the processes, last started first (resuming any a script
+# stopped, so that they can end), and removes the scratch directory.
+cleanup() {
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+  for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # till_binary sets bin to the till to run.
 till_binary() {
