@@ -12,6 +12,8 @@ import (
 	"runtime"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"tillpay/internal/datasync"
 )
 
 // schema is the database layout. Times are Unix nanoseconds, amounts minor
@@ -169,15 +171,16 @@ func dsn(path string, readOnly bool) string {
 // store holds the database handles: one connection for the writer goroutine
 // and a pool of read-only connections.
 type store struct {
-	path   string
-	wal    *os.File // the WAL file, kept open for fsync
-	write  *sql.DB
-	wconn  *sql.Conn
-	ckpt   *sql.DB // one connection that only checkpoints
-	read   *sql.DB
-	stmts  map[string]*sql.Stmt   // prepared on wconn, used only by the writer
-	raw    map[string]driver.Stmt // prepared on wconn's driver connection (see txn.rawRow)
-	rstmts map[string]*sql.Stmt   // prepared on read
+	path    string
+	wal     *os.File       // the WAL file, kept open for fsync
+	walSync *datasync.File // syncs wal
+	write   *sql.DB
+	wconn   *sql.Conn
+	ckpt    *sql.DB // one connection that only checkpoints
+	read    *sql.DB
+	stmts   map[string]*sql.Stmt   // prepared on wconn, used only by the writer
+	raw     map[string]driver.Stmt // prepared on wconn's driver connection (see txn.rawRow)
+	rstmts  map[string]*sql.Stmt   // prepared on read
 }
 
 func openStore(ctx context.Context, path string) (*store, error) {
@@ -229,7 +232,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	ck.SetMaxOpenConns(1)
-	return &store{path: path, wal: wal, write: w, wconn: conn, ckpt: ck, read: r,
+	return &store{path: path, wal: wal, walSync: datasync.Open(wal), write: w, wconn: conn, ckpt: ck, read: r,
 		stmts: map[string]*sql.Stmt{}, raw: map[string]driver.Stmt{}, rstmts: map[string]*sql.Stmt{}}, nil
 }
 
@@ -247,7 +250,7 @@ func (s *store) close() error {
 		st.Close()
 	}
 	err := s.wconn.Close()
-	err = errors.Join(err, s.ckpt.Close(), s.write.Close(), s.read.Close(), s.wal.Close())
+	err = errors.Join(err, s.ckpt.Close(), s.write.Close(), s.read.Close(), s.walSync.Close(), s.wal.Close())
 	return err
 }
 

@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tillpay/internal/datasync"
 )
 
 // maxGroup is the most operations committed in one transaction.
@@ -231,7 +232,7 @@ type writer struct {
 	// it is durable.
 	observe func(ops int, d time.Duration)
 
-	wal      *os.File        // the WAL file, for fsync
+	walSync  *datasync.File  // the WAL file, for fsync
 	syncCh   chan *syncBatch // committed groups waiting for their fsync
 	inflight atomic.Int64    // groups handed to the syncer, not yet answered
 	kick     chan struct{}   // the syncer answered some groups
@@ -239,6 +240,7 @@ type writer struct {
 	quiet    *time.Timer     // and the gap since the last request
 	last     int             // operations in the previous group
 	load     loadMeter       // how busy the processors are
+	busy     atomic.Bool     // the processors were busy at the last commit
 	failed   atomic.Pointer[Error]
 	log      *slog.Logger
 
@@ -265,7 +267,7 @@ func newWriter(st *store, observe func(int, time.Duration), log *slog.Logger) *w
 	w := &writer{st: st, ch: make(chan *writeReq, maxGroup), quit: make(chan struct{}),
 		stopped: make(chan struct{}), observe: observe,
 		def: deferred{delta: map[int64]int64{}, used: map[usedCode]struct{}{}}, multi: map[multiKey]string{},
-		wal: st.wal, syncCh: make(chan *syncBatch, 256), moved: make(chan struct{}),
+		walSync: st.walSync, syncCh: make(chan *syncBatch, 256), moved: make(chan struct{}),
 		kick: make(chan struct{}, 1), log: log,
 		ckptNudge: make(chan struct{}, 1), ckptStop: make(chan struct{})}
 	w.linger, w.quiet = time.NewTimer(time.Hour), time.NewTimer(time.Hour)
@@ -476,9 +478,11 @@ func (w *writer) commit(group []*writeReq, n int) {
 			}
 		}
 	}
+	busy := w.load.busy() >= lingerLoad
+	w.busy.Store(busy)
 	if err == nil && !failed && !stop {
 		drain()
-		if linger := maxLinger - time.Since(b.start); linger > 0 && (n > 1 || w.last > 1) && w.load.busy() >= lingerLoad {
+		if linger := maxLinger - time.Since(b.start); linger > 0 && (n > 1 || w.last > 1) && busy {
 			w.linger.Reset(linger)
 			w.quiet.Reset(quietGap)
 		wait:
@@ -593,7 +597,13 @@ func (w *writer) sync() *Error {
 	if e := w.failed.Load(); e != nil {
 		return e
 	}
-	if err := dataSync(w.wal); err != nil {
+	// While the processors are busy, park during the sync instead of
+	// holding one in the system call (see datasync).
+	sync := w.walSync.Sync
+	if w.busy.Load() {
+		sync = w.walSync.SyncParked
+	}
+	if err := sync(); err != nil {
 		e := &Error{Status: 503, Code: "unavailable", Message: "storage failed: syncing the log: " + err.Error()}
 		w.failed.CompareAndSwap(nil, e)
 		return w.failed.Load()

@@ -1,0 +1,177 @@
+package datasync
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kernel's asynchronous I/O interface, from include/uapi/linux/aio_abi.h.
+// How long a waiting sync parks before it looks at the completion queue
+// itself, once the usual duration of a sync has passed: first and at most.
+const (
+	pollStep = 50 * time.Microsecond
+	pollMax  = time.Millisecond
+)
+
+const (
+	iocbCmdFdsync = 3      // IOCB_CMD_FDSYNC
+	iocbFlagResfd = 1 << 0 // IOCB_FLAG_RESFD: signal aio_resfd on completion
+)
+
+// iocb is struct iocb (64 bytes). aio_key and aio_rw_flags, whose order
+// depends on the byte order, are both zero here.
+type iocb struct {
+	data      uint64
+	key       uint32
+	rwFlags   int32
+	opcode    uint16
+	reqprio   int16
+	fildes    uint32
+	buf       uint64
+	nbytes    uint64
+	offset    int64
+	reserved2 uint64
+	flags     uint32
+	resfd     uint32
+}
+
+// ioEvent is struct io_event.
+type ioEvent struct {
+	data, obj uint64
+	res, res2 int64
+}
+
+// aio is an AIO context with one request slot and the eventfd it signals.
+// It lives on the heap, so the kernel may read cb and write events by
+// address.
+type aio struct {
+	fd     uintptr // the synced file's descriptor
+	ctx    uintptr // aio_context_t
+	efd    int     // the eventfd's descriptor (ev.Fd would make it blocking)
+	ev     *os.File
+	cb     iocb
+	cbs    [1]*iocb
+	events [1]ioEvent
+	count  [8]byte
+	noWait unix.Timespec // zero: io_getevents returns at once
+	expect time.Duration // a moving average of how long syncs take
+}
+
+func openAIO(f *os.File) *aio {
+	a := &aio{fd: f.Fd()}
+	if _, _, e := unix.Syscall(unix.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&a.ctx)), 0); e != 0 {
+		return nil
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Syscall(unix.SYS_IO_DESTROY, a.ctx, 0, 0) //nolint:errcheck // giving up on it
+		return nil
+	}
+	// A non-blocking descriptor: reads park the goroutine in the runtime's
+	// poller instead of blocking its thread.
+	a.efd, a.ev = efd, os.NewFile(uintptr(efd), "datasync-eventfd")
+	a.cbs[0] = &a.cb
+	a.expect = 4 * pollStep
+	return a
+}
+
+// sync submits an fdatasync and waits for it. ok reports whether the
+// kernel took it, and then err is its result; otherwise err tells why not,
+// wrapping errUnsupported if it never will.
+func (a *aio) sync() (err error, ok bool) {
+	a.cb = iocb{opcode: iocbCmdFdsync, fildes: uint32(a.fd), flags: iocbFlagResfd, resfd: uint32(a.efd)}
+	for {
+		n, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&a.cbs[0])))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 || n != 1 {
+			switch e {
+			case syscall.ENOSYS, syscall.EINVAL, syscall.EOPNOTSUPP, syscall.EPERM, syscall.EACCES:
+				return fmt.Errorf("io_submit: %w (%w)", e, errUnsupported), false
+			}
+			return fmt.Errorf("io_submit: %w", e), false
+		}
+		break
+	}
+	// Wait for the completion, parked: the eventfd wakes the goroutine
+	// through the runtime's poller, which a processor consults when it runs
+	// out of work. A busy processor consults it only now and then, but runs
+	// timers at every switch between goroutines: the read's deadline makes
+	// the goroutine look at the completion queue itself, first a little
+	// before a sync usually ends, then after pollStep, twice as long each
+	// time up to pollMax. The eventfd's count is only a hint; the
+	// completion queue decides.
+	start := time.Now()
+	wait, step := a.expect*3/4, pollStep
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1,
+			uintptr(unsafe.Pointer(&a.events[0])), uintptr(unsafe.Pointer(&a.noWait)), 0)
+		if e == 0 && n == 1 {
+			break
+		}
+		if e != 0 && e != syscall.EINTR {
+			return a.lost(fmt.Errorf("io_getevents: %w", e))
+		}
+		if err := a.ev.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return a.lost(err)
+		}
+		if _, err := a.ev.Read(a.count[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return a.lost(err)
+		}
+		wait, step = step, min(2*step, pollMax)
+	}
+	a.expect += (time.Since(start) - a.expect) / 8
+	if res := a.events[0].res; res < 0 {
+		return syscall.Errno(-res), true
+	}
+	return nil, true
+}
+
+// lost waits in the kernel for a submitted sync whose completion could not
+// be awaited in the poller (err), and returns its result.
+func (a *aio) lost(err error) (error, bool) {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&a.events[0])), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			err = errors.Join(err, e)
+		}
+		if e != 0 || n != 1 {
+			// The result is unknown: report the sync failed, so that
+			// nothing is taken as durable on its word.
+			return fmt.Errorf("waiting for fdatasync: %w", err), true
+		}
+		if res := a.events[0].res; res < 0 {
+			return syscall.Errno(-res), true
+		}
+		return nil, true
+	}
+}
+
+// close releases the context, waiting for a request in flight, and the
+// eventfd.
+func (a *aio) close() error {
+	var err error
+	if _, _, e := unix.Syscall(unix.SYS_IO_DESTROY, a.ctx, 0, 0); e != 0 {
+		err = fmt.Errorf("io_destroy: %w", e)
+	}
+	return errors.Join(err, a.ev.Close())
+}
+
+func plainSync(f *os.File) error {
+	for {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
