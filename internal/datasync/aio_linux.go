@@ -12,12 +12,12 @@ import (
 )
 
 // The kernel's asynchronous I/O interface, from include/uapi/linux/aio_abi.h.
-// How long a waiting sync parks before it looks at the completion queue
-// itself, once the usual duration of a sync has passed: first and at most.
-const (
-	pollStep = 50 * time.Microsecond
-	pollMax  = time.Millisecond
-)
+// pollEvery is how often a waiting sync looks at the completion queue
+// when the poller has not woken it. (Measured with the payment backend on
+// two busy processors: looking every 1 or 2 ms gave the same payments a
+// second, every 10 ms a few per cent fewer, and looking every 20 µs, or
+// from 50 µs on at growing gaps, 10 % fewer.)
+const pollEvery = time.Millisecond
 
 const (
 	iocbCmdFdsync = 3      // IOCB_CMD_FDSYNC
@@ -60,7 +60,6 @@ type aio struct {
 	events [1]ioEvent
 	count  [8]byte
 	noWait unix.Timespec // zero: io_getevents returns at once
-	expect time.Duration // a moving average of how long syncs take
 }
 
 func openAIO(f *os.File) *aio {
@@ -77,7 +76,6 @@ func openAIO(f *os.File) *aio {
 	// poller instead of blocking its thread.
 	a.efd, a.ev = efd, os.NewFile(uintptr(efd), "datasync-eventfd")
 	a.cbs[0] = &a.cb
-	a.expect = 4 * pollStep
 	return a
 }
 
@@ -101,16 +99,21 @@ func (a *aio) sync() (err error, ok bool) {
 		break
 	}
 	// Wait for the completion, parked: the eventfd wakes the goroutine
-	// through the runtime's poller, which a processor consults when it runs
-	// out of work. A busy processor consults it only now and then, but runs
-	// timers at every switch between goroutines: the read's deadline makes
-	// the goroutine look at the completion queue itself, first a little
-	// before a sync usually ends, then after pollStep, twice as long each
-	// time up to pollMax. The eventfd's count is only a hint; the
-	// completion queue decides.
-	start := time.Now()
-	wait, step := a.expect*3/4, pollStep
+	// through the runtime's poller, which a processor consults whenever it
+	// runs out of work. While every processor stays busy it may not be
+	// consulted for a while, so a read deadline (timers run at every switch
+	// between goroutines) makes the goroutine look at the completion queue
+	// itself every pollEvery. Looking more often costs more than it saves:
+	// every look is a wake-up. The eventfd's count is only a hint (it may
+	// be left from a completion found by looking); the completion queue
+	// decides.
 	for {
+		if err := a.ev.SetReadDeadline(time.Now().Add(pollEvery)); err != nil {
+			return a.lost(err)
+		}
+		if _, err := a.ev.Read(a.count[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return a.lost(err)
+		}
 		n, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1,
 			uintptr(unsafe.Pointer(&a.events[0])), uintptr(unsafe.Pointer(&a.noWait)), 0)
 		if e == 0 && n == 1 {
@@ -119,15 +122,7 @@ func (a *aio) sync() (err error, ok bool) {
 		if e != 0 && e != syscall.EINTR {
 			return a.lost(fmt.Errorf("io_getevents: %w", e))
 		}
-		if err := a.ev.SetReadDeadline(time.Now().Add(wait)); err != nil {
-			return a.lost(err)
-		}
-		if _, err := a.ev.Read(a.count[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return a.lost(err)
-		}
-		wait, step = step, min(2*step, pollMax)
 	}
-	a.expect += (time.Since(start) - a.expect) / 8
 	if res := a.events[0].res; res < 0 {
 		return syscall.Errno(-res), true
 	}
