@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kernel's asynchronous I/O interface, from include/uapi/linux/aio_abi.h.
 // pollEvery is how often a waiting sync looks at the completion queue
 // when the poller has not woken it. (Measured with the payment backend on
 // two busy processors: looking every 1 or 2 ms gave the same payments a
@@ -19,6 +18,7 @@ import (
 // from 50 µs on at growing gaps, 10 % fewer.)
 const pollEvery = time.Millisecond
 
+// The kernel's asynchronous I/O interface, from include/uapi/linux/aio_abi.h.
 const (
 	iocbCmdFdsync = 3      // IOCB_CMD_FDSYNC
 	iocbFlagResfd = 1 << 0 // IOCB_FLAG_RESFD: signal aio_resfd on completion
