@@ -581,6 +581,15 @@ func (w *writer) syncer(done chan struct{}) {
 		close(w.moved)
 		w.moved = make(chan struct{})
 		w.mu.Unlock()
+		// Let the goroutines just answered run before the writer learns
+		// that the disk is free. Woken first, the writer would take this
+		// processor's next turn and run the queued payments and the
+		// commit, hundreds of microseconds, while the answers wait behind
+		// it; answered first, they reach their terminals sooner, and the
+		// payments those send next join the open group. (Measured at
+		// concurrency 64 on two processors, in pairs of runs: 2 to 8 %
+		// more payments a second; no change at 1 and 16.)
+		runtime.Gosched()
 		w.inflight.Add(-int64(len(batches)))
 		w.nudgeCheckpointer()
 		select {
