@@ -232,7 +232,7 @@ type writer struct {
 	// it is durable.
 	observe func(ops int, d time.Duration)
 
-	walSync  *datasync.File  // the WAL file, for fsync
+	walSync  *datasync.File  // syncs the WAL file
 	syncCh   chan *syncBatch // committed groups waiting for their fsync
 	inflight atomic.Int64    // groups handed to the syncer, not yet answered
 	kick     chan struct{}   // the syncer answered some groups
@@ -608,11 +608,11 @@ func (w *writer) sync() *Error {
 	}
 	// While the processors are busy, park during the sync instead of
 	// holding one in the system call (see datasync).
-	sync := w.walSync.Sync
+	syncLog := w.walSync.Sync
 	if w.busy.Load() {
-		sync = w.walSync.SyncParked
+		syncLog = w.walSync.SyncParked
 	}
-	if err := sync(); err != nil {
+	if err := syncLog(); err != nil {
 		e := &Error{Status: 503, Code: "unavailable", Message: "storage failed: syncing the log: " + err.Error()}
 		w.failed.CompareAndSwap(nil, e)
 		return w.failed.Load()
