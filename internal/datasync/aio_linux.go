@@ -114,42 +114,48 @@ func (a *aio) sync() (err error, ok bool) {
 		if _, err := a.ev.Read(a.count[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return a.lost(err)
 		}
-		n, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1,
-			uintptr(unsafe.Pointer(&a.events[0])), uintptr(unsafe.Pointer(&a.noWait)), 0)
-		if e == 0 && n == 1 {
-			break
-		}
-		if e != 0 && e != syscall.EINTR {
+		n, e := a.getEvent(&a.noWait)
+		if e != 0 {
 			return a.lost(fmt.Errorf("io_getevents: %w", e))
 		}
+		if n == 1 {
+			return a.result(), true
+		}
 	}
-	if res := a.events[0].res; res < 0 {
-		return syscall.Errno(-res), true
-	}
-	return nil, true
 }
 
 // lost waits in the kernel for a submitted sync whose completion could not
 // be awaited in the poller (err), and returns its result.
 func (a *aio) lost(err error) (error, bool) {
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&a.events[0])), 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
+	if n, e := a.getEvent(nil); e != 0 || n != 1 {
+		// The result is unknown: report the sync failed, so that nothing
+		// is taken as durable on its word.
 		if e != 0 {
 			err = errors.Join(err, e)
 		}
-		if e != 0 || n != 1 {
-			// The result is unknown: report the sync failed, so that
-			// nothing is taken as durable on its word.
-			return fmt.Errorf("waiting for fdatasync: %w", err), true
-		}
-		if res := a.events[0].res; res < 0 {
-			return syscall.Errno(-res), true
-		}
-		return nil, true
+		return fmt.Errorf("waiting for fdatasync: %w", err), true
 	}
+	return a.result(), true
+}
+
+// getEvent takes the completion of the sync in flight into a.events,
+// waiting for it at most timeout (nil: until it comes). n is 1 if it did.
+func (a *aio) getEvent(timeout *unix.Timespec) (n uintptr, e syscall.Errno) {
+	for {
+		n, _, e = unix.Syscall6(unix.SYS_IO_GETEVENTS, a.ctx, 1, 1,
+			uintptr(unsafe.Pointer(&a.events[0])), uintptr(unsafe.Pointer(timeout)), 0)
+		if e != syscall.EINTR {
+			return n, e
+		}
+	}
+}
+
+// result is the outcome of the completion taken by getEvent.
+func (a *aio) result() error {
+	if res := a.events[0].res; res < 0 {
+		return syscall.Errno(-res)
+	}
+	return nil
 }
 
 // close releases the context, waiting for a request in flight, and the
