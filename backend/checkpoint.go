@@ -69,7 +69,7 @@ func (w *writer) restartLog(ctx context.Context) {
 		return
 	}
 	var busy, logFrames, copied int64
-	if err := w.st.wconn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+	if err := w.st.wdb.QueryRow("PRAGMA wal_checkpoint(PASSIVE)", nil, &busy, &logFrames, &copied); err != nil {
 		w.log.Error("checkpoint failed", "err", err)
 	}
 }

@@ -163,11 +163,11 @@ func (t *txn) flush() error {
 		q := t.w.multiQuery("used_codes", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO used_codes(key_id, counter, at) VALUES ", n, 3, "")
 		})
-		args := make([]driver.Value, 0, 3*(hi-lo))
+		args := make([]any, 0, 3*(hi-lo))
 		for _, c := range d.codes[lo:hi] {
 			args = append(args, c.key, c.counter, c.at)
 		}
-		_, err := t.rawExec(q, args...)
+		_, err := t.exec(q, args...)
 		return err
 	})
 	if err != nil {
@@ -177,9 +177,9 @@ func (t *txn) flush() error {
 		q := t.w.multiQuery("transfers", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO transfers(debit, credit, amount, kind, order_id, created) VALUES ", n, 6, "")
 		})
-		args := make([]driver.Value, 0, 6*(hi-lo))
+		args := make([]any, 0, 6*(hi-lo))
 		for _, tr := range d.transfers[lo:hi] {
-			order := driver.Value(tr.order)
+			order := tr.order
 			if v, ok := tr.order.(driver.Valuer); ok {
 				var err error
 				if order, err = v.Value(); err != nil {
@@ -188,7 +188,7 @@ func (t *txn) flush() error {
 			}
 			args = append(args, tr.debit, tr.credit, tr.amount, tr.kind, order, tr.at)
 		}
-		_, err := t.rawExec(q, args...)
+		_, err := t.exec(q, args...)
 		return err
 	})
 	if err != nil {
@@ -204,7 +204,7 @@ func (t *txn) flush() error {
 	// One UPDATE by rowid per account: cheaper in SQLite than one
 	// statement joining a list of values, which builds a temporary table.
 	for _, acc := range accs {
-		res, err := t.rawExec("UPDATE accounts SET balance = balance + ? WHERE id = ?", d.delta[acc], acc)
+		res, err := t.exec("UPDATE accounts SET balance = balance + ? WHERE id = ?", d.delta[acc], acc)
 		if err != nil {
 			return err
 		}
@@ -216,11 +216,11 @@ func (t *txn) flush() error {
 		q := t.w.multiQuery("outbox", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO outbox(payer, body, created, hook_done) VALUES ", n, 4, "")
 		})
-		args := make([]driver.Value, 0, 4*(hi-lo))
+		args := make([]any, 0, 4*(hi-lo))
 		for _, nt := range d.notes[lo:hi] {
 			args = append(args, nt.payer, nt.body, nt.at, !nt.webhook)
 		}
-		_, err := t.rawExec(q, args...)
+		_, err := t.exec(q, args...)
 		return err
 	})
 	if err != nil {

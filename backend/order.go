@@ -55,7 +55,7 @@ func scanOrder(r scanner) (*orderRow, error) {
 }
 
 func insertOrder(t *txn, o *orderRow) error {
-	res, err := t.rawExec(`INSERT INTO orders(merchant, merchant_order, terminal, code_hash, code_masked, amount,
+	res, err := t.exec(`INSERT INTO orders(merchant, merchant_order, terminal, code_hash, code_masked, amount,
 		currency, status, reason, message, payer, key_id, counter, offline, scan_time, created, updated, expires, refunded)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.merchant, o.mo, o.terminal, o.codeHash, o.codeMasked, o.amount, o.currency, o.status, o.reason,
@@ -85,18 +85,12 @@ func saveOrder(t *txn, o *orderRow) error {
 
 // orderIn reads an order inside the writer; nil if there is none.
 func orderIn(t *txn, merchant, mo string) (*orderRow, error) {
-	st, err := t.stmt("SELECT " + orderCols + " FROM orders WHERE merchant = ? AND merchant_order = ?")
-	if err != nil {
-		return nil, err
-	}
-	o, err := scanOrder(st.QueryRowContext(t.ctx, merchant, mo))
+	o, err := scanOrder(rowOf{t, "SELECT " + orderCols + " FROM orders WHERE merchant = ? AND merchant_order = ?",
+		[]any{merchant, mo}})
 	if isNoRows(err) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	return o, nil
+	return o, err
 }
 
 func (o *orderRow) api() api.Order {

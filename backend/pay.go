@@ -304,19 +304,21 @@ func nullString(v driver.Value) sql.NullString {
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	var look [11]driver.Value
-	query, dest := payLookup, look[:10]
+	// The columns as driver values, read by nullInt and nullString.
+	var look [11]any
+	var into [11]any
+	for i := range look {
+		into[i] = &look[i]
+	}
+	query, dest := payLookup, into[:10]
 	if p.late {
-		query, dest = payLookupSeed, look[:]
+		query, dest = payLookupSeed, into[:]
 	}
 	window := int64(-1) // no counter is negative
 	if p.inWindow {
 		window = int64(p.window.Counter)
 	}
-	if err := t.rawRow(query, []driver.NamedValue{
-		{Ordinal: 1, Value: term.Merchant}, {Ordinal: 2, Value: req.MerchantOrder}, {Ordinal: 3, Value: int64(p.code.KeyID)},
-		{Ordinal: 4, Value: window},
-	}, dest); err != nil {
+	if err := t.row(query, []any{term.Merchant, req.MerchantOrder, int64(p.code.KeyID), window}, dest...); err != nil {
 		return nil, err
 	}
 	orderID, payer, failures, locked := nullInt(look[0]), nullString(look[1]), nullInt(look[2]), nullInt(look[3])

@@ -1,13 +1,10 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"tillpay/internal/datasync"
+	"tillpay/internal/sqliteconn"
 )
 
 // maxGroup is the most operations committed in one transaction.
@@ -43,26 +41,11 @@ type txn struct {
 	after []func() // run once the transaction is durable
 }
 
-func (t *txn) stmt(query string) (*sql.Stmt, error) {
-	if st, ok := t.st.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := t.st.wconn.PrepareContext(t.ctx, query)
+// exec runs a statement in the transaction.
+func (t *txn) exec(query string, args ...any) (sqliteconn.Result, error) {
+	res, err := t.st.wdb.Exec(query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("preparing %q: %w", query, err)
-	}
-	t.st.stmts[query] = st
-	return st, nil
-}
-
-func (t *txn) exec(query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	res, err := st.ExecContext(t.ctx, args...)
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return res, fmt.Errorf("storage: %w", err)
 	}
 	return res, nil
 }
@@ -78,114 +61,21 @@ func (t *txn) insert(query string, args ...any) (int64, error) {
 
 // row runs a one-row query; sql.ErrNoRows is returned as is.
 func (t *txn) row(query string, args []any, dest ...any) error {
-	st, err := t.stmt(query)
-	if err != nil {
-		return err
-	}
-	err = st.QueryRowContext(t.ctx, args...).Scan(dest...)
+	err := t.st.wdb.QueryRow(query, args, dest...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("storage: %w", err)
 	}
 	return err
 }
 
-// rawStmt returns the driver statement for query on the write
-// connection's driver connection dc, prepared on first use.
-func (t *txn) rawStmt(dc any, query string) (driver.Stmt, error) {
-	if st, ok := t.st.raw[query]; ok {
-		return st, nil
-	}
-	p, ok := dc.(driver.ConnPrepareContext)
-	if !ok {
-		return nil, errors.New("the driver cannot prepare statements with a context")
-	}
-	st, err := p.PrepareContext(t.ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("preparing %q: %w", query, err)
-	}
-	t.st.raw[query] = st
-	return st, nil
+// rowOf is one query's row, for a function that scans it (see scanOrder).
+type rowOf struct {
+	t     *txn
+	query string
+	args  []any
 }
 
-// rawExec runs a statement straight on the write connection's driver (see
-// rawRow), for the statements every payment runs. args are driver values:
-// int64, float64, bool, []byte, string, time.Time or nil.
-func (t *txn) rawExec(query string, args ...driver.Value) (driver.Result, error) {
-	// The writer's scratch slice: the driver binds the values before it
-	// returns and keeps none of them.
-	named := t.w.named[:0]
-	for i, v := range args {
-		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: v})
-	}
-	t.w.named = named
-	defer clear(named) // let go of the values
-	var res driver.Result
-	err := t.st.wconn.Raw(func(dc any) error {
-		st, err := t.rawStmt(dc, query)
-		if err != nil {
-			return err
-		}
-		ex, ok := st.(driver.StmtExecContext)
-		if !ok {
-			return errors.New("the driver cannot execute with a context")
-		}
-		res, err = ex.ExecContext(t.ctx, named)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	return res, nil
-}
-
-// rawRow runs a one-row query straight on the write connection's driver,
-// without database/sql's bookkeeping of rows, locks and conversions, which
-// costs about as much as SQLite's own work for a lookup by key: it is for
-// the payment's lookup, run once per payment. dest receives the columns as
-// driver values (int64, float64, string, []byte or nil; bytes are copied).
-// sql.ErrNoRows is returned as is.
-func (t *txn) rawRow(query string, args []driver.NamedValue, dest []driver.Value) error {
-	err := t.st.wconn.Raw(func(dc any) error {
-		st, err := t.rawStmt(dc, query)
-		if err != nil {
-			return err
-		}
-		q, ok := st.(driver.StmtQueryContext)
-		if !ok {
-			return errors.New("the driver cannot query with a context")
-		}
-		rows, err := q.QueryContext(t.ctx, args)
-		if err != nil {
-			return err
-		}
-		err = rows.Next(dest)
-		if errors.Is(err, io.EOF) {
-			err = sql.ErrNoRows
-		}
-		for i, v := range dest {
-			if b, ok := v.([]byte); ok {
-				dest[i] = bytes.Clone(b) // the driver may reuse it
-			}
-		}
-		return errors.Join(err, rows.Close())
-	})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("storage: %w", err)
-	}
-	return err
-}
-
-func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(t.ctx, args...)
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	return rows, nil
-}
+func (r rowOf) Scan(dest ...any) error { return r.t.row(r.query, r.args, dest...) }
 
 // onCommit runs f after the transaction is durable (and not if the
 // operation fails or the commit does).
@@ -224,7 +114,6 @@ type writer struct {
 	st      *store
 	def     deferred            // the open group's deferred writes
 	multi   map[multiKey]string // texts of multi-row statements
-	named   []driver.NamedValue // txn.rawExec's arguments, reused
 	ch      chan *writeReq
 	quit    chan struct{}
 	stopped chan struct{}
@@ -623,7 +512,7 @@ func (w *writer) sync() *Error {
 // begin opens the group's transaction.
 func (w *writer) begin(ctx context.Context) error {
 	w.def.reset()
-	_, err := (&txn{ctx: ctx, st: w.st, w: w}).rawExec("BEGIN IMMEDIATE")
+	_, err := (&txn{ctx: ctx, st: w.st, w: w}).exec("BEGIN IMMEDIATE")
 	return err
 }
 
@@ -686,7 +575,7 @@ func (w *writer) finish(t *txn, b *syncBatch) error {
 		return err
 	}
 	b.seq = w.issued.Add(1)
-	if _, err := t.rawExec("COMMIT"); err != nil {
+	if _, err := t.exec("COMMIT"); err != nil {
 		w.rollback(t.ctx)
 		return err
 	}
@@ -704,5 +593,5 @@ func runOp(fn func(*txn) (any, error), t *txn) (res any, err error) {
 
 func (w *writer) rollback(ctx context.Context) {
 	w.def.reset()
-	w.st.wconn.ExecContext(ctx, "ROLLBACK") //nolint:errcheck // best effort after a failure
+	w.st.wdb.Exec("ROLLBACK") //nolint:errcheck // best effort after a failure
 }
