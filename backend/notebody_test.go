@@ -48,3 +48,19 @@ func TestNotificationJSONKnowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestNotificationJSONAllocatesOnce checks that the longest notification of
+// the common case fits the buffer made at the start: one allocation.
+func TestNotificationJSONAllocatesOnce(t *testing.T) {
+	n := api.Notification{ID: -1 << 63, Kind: "refund", Order: "shop/2025-11-26-000001", Merchant: "Corner Shop",
+		Amount: money.Amount{Minor: -1 << 63, Currency: "CNY"}, Balance: money.Amount{Minor: -1 << 63, Currency: "CNY"},
+		Time: time.Date(2025, 12, 31, 23, 59, 59, 123456789, time.FixedZone("", -(12*3600+59*60))), KeyID: 1<<32 - 1, Counter: 1<<64 - 1}
+	var body []byte
+	allocs := testing.AllocsPerRun(100, func() { body, _ = notificationJSON(&n) })
+	if want, _ := json.Marshal(n); !bytes.Equal(body, want) {
+		t.Fatalf("notificationJSON gives %s, encoding/json %s", body, want)
+	}
+	if allocs != 1 {
+		t.Errorf("%v allocations for a notification of %d bytes, want 1", allocs, len(body))
+	}
+}
