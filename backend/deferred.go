@@ -163,9 +163,12 @@ func (t *txn) flush() error {
 		q := t.w.multiQuery("used_codes", hi-lo, func(n int) string {
 			return multiRow("INSERT INTO used_codes(key_id, counter, at) VALUES ", n, 3, "")
 		})
+		// Values through pointers into the group's slices, on the heap:
+		// nothing is copied to box it (see sqliteconn's bind).
 		args := make([]any, 0, 3*(hi-lo))
-		for _, c := range d.codes[lo:hi] {
-			args = append(args, c.key, c.counter, c.at)
+		for i := lo; i < hi; i++ {
+			c := &d.codes[i]
+			args = append(args, &c.key, &c.counter, &c.at)
 		}
 		_, err := t.exec(q, args...)
 		return err
@@ -178,7 +181,8 @@ func (t *txn) flush() error {
 			return multiRow("INSERT INTO transfers(debit, credit, amount, kind, order_id, created) VALUES ", n, 6, "")
 		})
 		args := make([]any, 0, 6*(hi-lo))
-		for _, tr := range d.transfers[lo:hi] {
+		for i := lo; i < hi; i++ {
+			tr := &d.transfers[i]
 			order := tr.order
 			if v, ok := tr.order.(driver.Valuer); ok {
 				var err error
@@ -186,7 +190,7 @@ func (t *txn) flush() error {
 					return fmt.Errorf("transfer order id: %w", err)
 				}
 			}
-			args = append(args, tr.debit, tr.credit, tr.amount, tr.kind, order, tr.at)
+			args = append(args, &tr.debit, &tr.credit, &tr.amount, &tr.kind, order, &tr.at)
 		}
 		_, err := t.exec(q, args...)
 		return err
@@ -217,8 +221,9 @@ func (t *txn) flush() error {
 			return multiRow("INSERT INTO outbox(payer, body, created, hook_done) VALUES ", n, 4, "")
 		})
 		args := make([]any, 0, 4*(hi-lo))
-		for _, nt := range d.notes[lo:hi] {
-			args = append(args, nt.payer, nt.body, nt.at, !nt.webhook)
+		for i := lo; i < hi; i++ {
+			nt := &d.notes[i]
+			args = append(args, &nt.payer, &nt.body, &nt.at, !nt.webhook)
 		}
 		_, err := t.exec(q, args...)
 		return err

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -283,47 +282,38 @@ const (
 	LEFT JOIN used_codes u ON u.key_id = ?3 AND u.counter = ?4`
 )
 
-// nullInt reads an INTEGER column's driver value (nil for NULL).
-func nullInt(v driver.Value) sql.NullInt64 {
-	n, ok := v.(int64)
-	return sql.NullInt64{Int64: n, Valid: ok}
-}
-
-// nullString reads a TEXT column's driver value (nil for NULL).
-func nullString(v driver.Value) sql.NullString {
-	switch s := v.(type) {
-	case string:
-		return sql.NullString{String: s, Valid: true}
-	case []byte:
-		return sql.NullString{String: string(s), Valid: true}
-	}
-	return sql.NullString{}
+// payLooked is what payLookup reads, in its columns' order.
+type payLooked struct {
+	orderID                                     sql.NullInt64
+	payer                                       sql.NullString
+	failures, locked, acc, balance, limit, cred sql.NullInt64
+	hook, used                                  sql.NullInt64
+	seed                                        []byte // payLookupSeed only
 }
 
 // payOp decides and records a payment inside the writer's transaction.
 func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	now := s.now()
 	req := p.req
-	// The columns as driver values, read by nullInt and nullString.
-	var look [11]any
-	var into [11]any
-	for i := range look {
-		into[i] = &look[i]
-	}
+	l := &payLooked{}
+	into := []any{&l.orderID, &l.payer, &l.failures, &l.locked, &l.acc, &l.balance, &l.limit, &l.cred,
+		&l.hook, &l.used, &l.seed}
 	query, dest := payLookup, into[:10]
 	if p.late {
-		query, dest = payLookupSeed, into[:]
+		query, dest = payLookupSeed, into
 	}
 	window := int64(-1) // no counter is negative
 	if p.inWindow {
 		window = int64(p.window.Counter)
 	}
-	if err := t.row(query, []any{term.Merchant, req.MerchantOrder, int64(p.code.KeyID), window}, dest...); err != nil {
+	// Strings through pointers into values already on the heap: no copies
+	// to box (see sqliteconn's bind).
+	if err := t.row(query, []any{&term.Merchant, &p.req.MerchantOrder, int64(p.code.KeyID), window}, dest...); err != nil {
 		return nil, err
 	}
-	orderID, payer, failures, locked := nullInt(look[0]), nullString(look[1]), nullInt(look[2]), nullInt(look[3])
-	acc, balance, limit, credit := nullInt(look[4]), nullInt(look[5]), nullInt(look[6]), nullInt(look[7])
-	hook, usedBefore := nullInt(look[8]).Int64 != 0, nullInt(look[9]).Int64 != 0
+	orderID, payer, failures, locked := l.orderID, l.payer, l.failures, l.locked
+	acc, balance, limit, credit := l.acc, l.balance, l.limit, l.cred
+	hook, usedBefore := l.hook.Int64 != 0, l.used.Int64 != 0
 	// Idempotency on (merchant, merchant order).
 	if orderID.Valid {
 		old, err := orderIn(t, term.Merchant, req.MerchantOrder)
@@ -379,7 +369,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		// The enrolment was not in the cache: check the code against the
 		// enrolment just read, and cache it once this transaction is
 		// durable (a rolled-back enrolment's key id could be given again).
-		if box, ok := look[10].([]byte); ok && payer.Valid {
+		if box := l.seed; box != nil && payer.Valid {
 			e := enrolEntry{payer: payer.String, box: box}
 			var err error
 			if ver, err = s.checkToken(e, p.code, p.at); err != nil {

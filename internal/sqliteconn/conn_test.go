@@ -271,3 +271,54 @@ func TestClose(t *testing.T) {
 		t.Fatal("opened a database in a directory that does not exist")
 	}
 }
+
+// TestPointerArguments binds through pointers, nil ones as NULL, and checks
+// that doing so allocates nothing.
+func TestPointerArguments(t *testing.T) {
+	c, _ := open(t)
+	type row struct {
+		n    int64
+		s    string
+		b    []byte
+		flag bool
+		opt  sql.NullInt64
+	}
+	r := &row{n: 1 << 40, s: "pointed-to text", b: []byte{9, 8, 7}, flag: true, opt: sql.NullInt64{Int64: 5, Valid: true}}
+	const insert = "INSERT OR REPLACE INTO t(id, n, s, b, flag, f) VALUES (1, ?, ?, ?, ?, ?)"
+	if _, err := c.Exec(insert, &r.n, &r.s, &r.b, &r.flag, &r.opt); err != nil {
+		t.Fatal(err)
+	}
+	var got row
+	if err := c.QueryRow("SELECT n, s, b, flag, CAST(f AS INTEGER) FROM t WHERE id = 1", nil, &got.n, &got.s, &got.b, &got.flag, &got.opt); err != nil {
+		t.Fatal(err)
+	}
+	if got.n != r.n || got.s != r.s || !bytes.Equal(got.b, r.b) || !got.flag || got.opt != r.opt {
+		t.Fatalf("read back %+v, wrote %+v", got, *r)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := c.Exec(insert, &r.n, &r.s, &r.b, &r.flag, &r.opt); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("an insert through pointers allocates %v times, want 0", allocs)
+	}
+	var (
+		ns *string
+		nb *[]byte
+		nn *int64
+		nf *bool
+		no *sql.NullInt64
+	)
+	if _, err := c.Exec(insert, nn, ns, nb, nf, no); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec("UPDATE t SET u = ? WHERE id = 1", &sql.NullInt64{}); err != nil {
+		t.Fatal(err)
+	}
+	var nulls int
+	if err := c.QueryRow("SELECT (n IS NULL) + (s IS NULL) + (b IS NULL) + (flag IS NULL) + (f IS NULL) + (u IS NULL) FROM t WHERE id = 1",
+		nil, &nulls); err != nil || nulls != 6 {
+		t.Fatalf("%d of 6 columns NULL after nil pointers (%v)", nulls, err)
+	}
+}

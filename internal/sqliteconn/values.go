@@ -15,20 +15,24 @@ import (
 
 // bind binds args to st's parameters in order. It takes nil, the integer
 // types, bool (as 0 or 1), float32 and float64, string (TEXT), []byte
-// (BLOB; a nil slice is NULL) and any driver.Valuer giving one of those.
-// Text and blobs are copied into the arena and bound without a further
-// copy, so the statement must be reset before the arena is used again.
+// (BLOB; a nil slice is NULL), any driver.Valuer giving one of those, and
+// pointers to string, int64, bool, []byte and sql.NullInt64, which it reads
+// through (a nil pointer is NULL): a pointer into a value already on the
+// heap goes into an interface without the allocation that a copy of a
+// string or a large integer costs. Text and blobs are copied into the
+// arena and bound without a further copy, so the statement must be reset
+// before the arena is used again.
 func (c *Conn) bind(st *stmt, args []any) error {
 	if len(args) != st.params {
 		return fmt.Errorf("sqlite: %d arguments for %d parameters", len(args), st.params)
 	}
 	for i, a := range args {
-		if v, ok := a.(driver.Valuer); ok {
+		if v, ok := a.(driver.Valuer); ok && !isNullInt64Ptr(a) {
 			// Resolved in a copy: the caller's slice is left alone.
 			resolved := make([]any, len(args))
 			copy(resolved, args)
 			for j := i; j < len(args); j++ {
-				if v, ok = resolved[j].(driver.Valuer); !ok {
+				if v, ok = resolved[j].(driver.Valuer); !ok || isNullInt64Ptr(resolved[j]) {
 					continue
 				}
 				val, err := v.Value()
@@ -48,6 +52,14 @@ func (c *Conn) bind(st *stmt, args []any) error {
 			need += len(v)
 		case []byte:
 			need += len(v)
+		case *string:
+			if v != nil {
+				need += len(*v)
+			}
+		case *[]byte:
+			if v != nil {
+				need += len(*v)
+			}
 		}
 	}
 	if err := c.reserve(need); err != nil {
@@ -59,35 +71,40 @@ func (c *Conn) bind(st *stmt, args []any) error {
 		n := int32(i + 1)
 		switch v := a.(type) {
 		case nil:
-			rc = sqlite3.Xsqlite3_bind_null(c.tls, st.p, n)
+			rc = c.null(st.p, n)
 		case int64:
 			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, n, v)
 		case int:
 			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, n, int64(v))
 		case bool:
-			var b int64
-			if v {
-				b = 1
-			}
-			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, n, b)
+			rc = c.bindBool(st.p, n, v)
 		case float64:
 			rc = sqlite3.Xsqlite3_bind_double(c.tls, st.p, n, v)
 		case float32:
 			rc = sqlite3.Xsqlite3_bind_double(c.tls, st.p, n, float64(v))
 		case string:
-			copy(libc.GoBytes(c.arena+uintptr(off), len(v)), v)
-			rc = sqlite3.Xsqlite3_bind_text(c.tls, st.p, n, c.arena+uintptr(off), int32(len(v)), sqlite3.SQLITE_STATIC)
-			off += len(v)
+			rc = c.bindText(st.p, n, v, &off)
 		case []byte:
-			switch {
-			case v == nil:
-				rc = sqlite3.Xsqlite3_bind_null(c.tls, st.p, n)
-			case len(v) == 0:
-				rc = sqlite3.Xsqlite3_bind_zeroblob(c.tls, st.p, n, 0)
-			default:
-				copy(libc.GoBytes(c.arena+uintptr(off), len(v)), v)
-				rc = sqlite3.Xsqlite3_bind_blob(c.tls, st.p, n, c.arena+uintptr(off), int32(len(v)), sqlite3.SQLITE_STATIC)
-				off += len(v)
+			rc = c.bindBlob(st.p, n, v, &off)
+		case *string:
+			if rc = c.null(st.p, n); v != nil {
+				rc = c.bindText(st.p, n, *v, &off)
+			}
+		case *[]byte:
+			if rc = c.null(st.p, n); v != nil {
+				rc = c.bindBlob(st.p, n, *v, &off)
+			}
+		case *int64:
+			if rc = c.null(st.p, n); v != nil {
+				rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, n, *v)
+			}
+		case *bool:
+			if rc = c.null(st.p, n); v != nil {
+				rc = c.bindBool(st.p, n, *v)
+			}
+		case *sql.NullInt64:
+			if rc = c.null(st.p, n); v != nil && v.Valid {
+				rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, n, v.Int64)
 			}
 		default:
 			iv, err := otherInt(a)
@@ -101,6 +118,51 @@ func (c *Conn) bind(st *stmt, args []any) error {
 		}
 	}
 	return nil
+}
+
+// null binds NULL to parameter n; a pointer argument binds it first and
+// then, if it points to a value, that value over it.
+func (c *Conn) null(p uintptr, n int32) int32 {
+	return sqlite3.Xsqlite3_bind_null(c.tls, p, n)
+}
+
+// bindBool binds b as 1 or 0.
+func (c *Conn) bindBool(p uintptr, n int32, b bool) int32 {
+	var v int64
+	if b {
+		v = 1
+	}
+	return sqlite3.Xsqlite3_bind_int64(c.tls, p, n, v)
+}
+
+// bindText copies v into the arena at *off and binds it as TEXT.
+func (c *Conn) bindText(p uintptr, n int32, v string, off *int) int32 {
+	at := c.arena + uintptr(*off)
+	copy(libc.GoBytes(at, len(v)), v)
+	*off += len(v)
+	return sqlite3.Xsqlite3_bind_text(c.tls, p, n, at, int32(len(v)), sqlite3.SQLITE_STATIC)
+}
+
+// bindBlob copies v into the arena at *off and binds it as a BLOB: an
+// empty one for an empty slice, NULL for a nil one.
+func (c *Conn) bindBlob(p uintptr, n int32, v []byte, off *int) int32 {
+	switch {
+	case v == nil:
+		return sqlite3.Xsqlite3_bind_null(c.tls, p, n)
+	case len(v) == 0:
+		return sqlite3.Xsqlite3_bind_zeroblob(c.tls, p, n, 0)
+	}
+	at := c.arena + uintptr(*off)
+	copy(libc.GoBytes(at, len(v)), v)
+	*off += len(v)
+	return sqlite3.Xsqlite3_bind_blob(c.tls, p, n, at, int32(len(v)), sqlite3.SQLITE_STATIC)
+}
+
+// isNullInt64Ptr reports whether a is a *sql.NullInt64, which bind reads
+// itself rather than through its Value method.
+func isNullInt64Ptr(a any) bool {
+	_, ok := a.(*sql.NullInt64)
+	return ok
 }
 
 // otherInt converts the integer types other than int64 and int.
