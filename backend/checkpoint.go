@@ -64,7 +64,7 @@ func (w *writer) checkpointer(done chan struct{}) {
 // restartLog runs in the writer between groups when asked: a checkpoint
 // with no write beside it copies the rest of the log (little, after the
 // checkpointer's work), so that the next transaction starts the log again.
-func (w *writer) restartLog(ctx context.Context) {
+func (w *writer) restartLog() {
 	if !w.restart.CompareAndSwap(true, false) {
 		return
 	}

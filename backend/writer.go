@@ -35,7 +35,6 @@ var errClosed = &Error{Status: 503, Code: "unavailable", Message: "the payment b
 
 // txn is the writer's view of the open transaction, handed to each operation.
 type txn struct {
-	ctx   context.Context
 	st    *store
 	w     *writer
 	after []func() // run once the transaction is durable
@@ -313,14 +312,13 @@ func (w *writer) commit(group []*writeReq, n int) {
 		fail(group, e)
 		return
 	}
-	ctx := context.Background()
-	w.restartLog(ctx)
-	t := &txn{ctx: ctx, st: w.st, w: w}
+	w.restartLog()
+	t := &txn{st: w.st, w: w}
 	// Most groups have no failing operation: run them without savepoints.
 	// If one fails, roll the group back and run it again with a savepoint
 	// around each operation (operations are decided by the database state
 	// alone, so the second run sees what the first did).
-	err := w.begin(ctx)
+	err := w.begin()
 	failed := false
 	if err == nil {
 		err, failed = w.runOps(t, group, false)
@@ -402,7 +400,7 @@ func (w *writer) commit(group []*writeReq, n int) {
 	}
 	w.last = n
 	if err == nil && failed {
-		if err = w.begin(ctx); err == nil {
+		if err = w.begin(); err == nil {
 			err, _ = w.runOps(t, group, true)
 		}
 	}
@@ -510,9 +508,9 @@ func (w *writer) sync() *Error {
 }
 
 // begin opens the group's transaction.
-func (w *writer) begin(ctx context.Context) error {
+func (w *writer) begin() error {
 	w.def.reset()
-	_, err := (&txn{ctx: ctx, st: w.st, w: w}).exec("BEGIN IMMEDIATE")
+	_, err := (&txn{st: w.st, w: w}).exec("BEGIN IMMEDIATE")
 	return err
 }
 
@@ -526,14 +524,14 @@ func (w *writer) runOps(t *txn, reqs []*writeReq, savepoints bool) (err error, f
 			// Other operations see the payments before them written.
 			if !op.batch {
 				if err := t.flush(); err != nil {
-					w.rollback(t.ctx)
+					w.rollback()
 					return err, false
 				}
 			}
 			m := w.def.mark()
 			if savepoints {
 				if _, err := t.exec("SAVEPOINT op"); err != nil {
-					w.rollback(t.ctx)
+					w.rollback()
 					return err, false
 				}
 			}
@@ -543,7 +541,7 @@ func (w *writer) runOps(t *txn, reqs []*writeReq, savepoints bool) (err error, f
 			if op.err == nil {
 				if savepoints {
 					if _, err := t.exec("RELEASE op"); err != nil {
-						w.rollback(t.ctx)
+						w.rollback()
 						return err, false
 					}
 				}
@@ -552,13 +550,13 @@ func (w *writer) runOps(t *txn, reqs []*writeReq, savepoints bool) (err error, f
 			op.res, op.after = nil, nil
 			w.def.undo(m)
 			if !savepoints {
-				w.rollback(t.ctx)
+				w.rollback()
 				return nil, true
 			}
 			_, err1 := t.exec("ROLLBACK TO op")
 			_, err2 := t.exec("RELEASE op")
 			if err := errors.Join(err1, err2); err != nil {
-				w.rollback(t.ctx)
+				w.rollback()
 				return err, false
 			}
 		}
@@ -571,12 +569,12 @@ func (w *writer) runOps(t *txn, reqs []*writeReq, savepoints bool) (err error, f
 // reader's settle, taken after its read, covers whatever it saw.
 func (w *writer) finish(t *txn, b *syncBatch) error {
 	if err := t.flush(); err != nil {
-		w.rollback(t.ctx)
+		w.rollback()
 		return err
 	}
 	b.seq = w.issued.Add(1)
 	if _, err := t.exec("COMMIT"); err != nil {
-		w.rollback(t.ctx)
+		w.rollback()
 		return err
 	}
 	return nil
@@ -591,7 +589,7 @@ func runOp(fn func(*txn) (any, error), t *txn) (res any, err error) {
 	return fn(t)
 }
 
-func (w *writer) rollback(ctx context.Context) {
+func (w *writer) rollback() {
 	w.def.reset()
 	w.st.wdb.Exec("ROLLBACK") //nolint:errcheck // best effort after a failure
 }
