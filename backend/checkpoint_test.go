@@ -76,3 +76,20 @@ func TestLogStartsAgain(t *testing.T) {
 		t.Error("the last value written is not the one read back")
 	}
 }
+
+// TestWriterSettings checks that the writer's own connection runs with the
+// settings durability and integrity rest on (see pragmas).
+func TestWriterSettings(t *testing.T) {
+	e := newEnv(t)
+	want := map[string]string{"journal_mode": "wal", "synchronous": "1", "wal_autocheckpoint": "0",
+		"foreign_keys": "1", "query_only": "0"}
+	for name, v := range want {
+		got, err := e.svc.w.do1(e.ctx, func(tx *txn) (any, error) {
+			var s string
+			return s, tx.row("PRAGMA "+name, nil, &s)
+		})
+		if err != nil || got != v {
+			t.Errorf("the writer's %s is %v (%v), want %s", name, got, err, v)
+		}
+	}
+}

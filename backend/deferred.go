@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
@@ -183,14 +182,7 @@ func (t *txn) flush() error {
 		args := make([]any, 0, 6*(hi-lo))
 		for i := lo; i < hi; i++ {
 			tr := &d.transfers[i]
-			order := tr.order
-			if v, ok := tr.order.(driver.Valuer); ok {
-				var err error
-				if order, err = v.Value(); err != nil {
-					return fmt.Errorf("transfer order id: %w", err)
-				}
-			}
-			args = append(args, &tr.debit, &tr.credit, &tr.amount, &tr.kind, order, &tr.at)
+			args = append(args, &tr.debit, &tr.credit, &tr.amount, &tr.kind, tr.order, &tr.at)
 		}
 		_, err := t.exec(q, args...)
 		return err

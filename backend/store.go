@@ -139,31 +139,37 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_payer ON inbox(payer, id);
 `
 
-// dsn builds a modernc.org/sqlite data source name. The writer's connection
-// runs with synchronous=NORMAL: in WAL mode a commit then writes the log
-// without waiting for the disk, and the writer's syncer fsyncs the log
-// before it answers (see writer), so a payment answered "paid" survives
-// power loss exactly as with synchronous=FULL, while one fsync serves all
-// the groups committed during the previous one. Checkpoints still sync the
-// log before copying it into the database and the database after.
-func dsn(path string, readOnly bool) string {
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+// pragmas are a connection's settings, each run as "PRAGMA " + it. The
+// writer's connection runs with synchronous=NORMAL: in WAL mode a commit
+// then writes the log without waiting for the disk, and the writer's syncer
+// fsyncs the log before it answers (see writer), so a payment answered
+// "paid" survives power loss exactly as with synchronous=FULL, while one
+// fsync serves all the groups committed during the previous one.
+// Checkpoints still sync the log before copying it into the database and
+// the database after.
+func pragmas(readOnly bool) []string {
+	p := []string{"journal_mode(WAL)"}
 	if readOnly {
-		q.Add("_pragma", "synchronous(FULL)")
+		p = append(p, "synchronous(FULL)")
 	} else {
-		q.Add("_pragma", "synchronous(NORMAL)")
 		// The writer does not checkpoint: the checkpointer does, on its
 		// own connection, beside the writer (see checkpoint.go).
-		q.Add("_pragma", "wal_autocheckpoint(0)")
+		p = append(p, "synchronous(NORMAL)", "wal_autocheckpoint(0)")
 	}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
 	// Memory-map the file (256 MiB) so that index lookups in a large
 	// database read pages without copying them through the page cache.
-	q.Add("_pragma", "mmap_size(268435456)")
+	p = append(p, "busy_timeout(10000)", "foreign_keys(1)", "mmap_size(268435456)")
 	if readOnly {
-		q.Add("_pragma", "query_only(1)")
+		p = append(p, "query_only(1)")
+	}
+	return p
+}
+
+// dsn builds a modernc.org/sqlite data source name with pragmas(readOnly).
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range pragmas(readOnly) {
+		q.Add("_pragma", p)
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -185,11 +191,6 @@ type store struct {
 	read    *sql.DB
 	rstmts  map[string]*sql.Stmt // prepared on read
 }
-
-// writerPragmas are the settings of the writer's connection: those of
-// dsn(path, false).
-var writerPragmas = []string{"journal_mode = WAL", "synchronous = NORMAL", "wal_autocheckpoint = 0",
-	"busy_timeout = 10000", "foreign_keys = 1", "mmap_size = 268435456"}
 
 func openStore(ctx context.Context, path string) (*store, error) {
 	if path == "" {
@@ -216,7 +217,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	}
 	// Opened while conn is: the last connection to close would remove
 	// the log that openWAL keeps open.
-	wdb, err := sqliteconn.Open(path, writerPragmas...)
+	wdb, err := sqliteconn.Open(path, pragmas(false)...)
 	if err != nil {
 		return nil, err
 	}

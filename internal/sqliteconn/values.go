@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 
 	"modernc.org/libc"
@@ -26,24 +27,9 @@ func (c *Conn) bind(st *stmt, args []any) error {
 	if len(args) != st.params {
 		return fmt.Errorf("sqlite: %d arguments for %d parameters", len(args), st.params)
 	}
-	for i, a := range args {
-		if v, ok := a.(driver.Valuer); ok && !isNullInt64Ptr(a) {
-			// Resolved in a copy: the caller's slice is left alone.
-			resolved := make([]any, len(args))
-			copy(resolved, args)
-			for j := i; j < len(args); j++ {
-				if v, ok = resolved[j].(driver.Valuer); !ok || isNullInt64Ptr(resolved[j]) {
-					continue
-				}
-				val, err := v.Value()
-				if err != nil {
-					return fmt.Errorf("sqlite: argument %d: %w", j+1, err)
-				}
-				resolved[j] = val
-			}
-			args = resolved
-			break
-		}
+	args, err := resolveValuers(args)
+	if err != nil {
+		return err
 	}
 	need := 0
 	for _, a := range args {
@@ -156,6 +142,31 @@ func (c *Conn) bindBlob(p uintptr, n int32, v []byte, off *int) int32 {
 	copy(libc.GoBytes(at, len(v)), v)
 	*off += len(v)
 	return sqlite3.Xsqlite3_bind_blob(c.tls, p, n, at, int32(len(v)), sqlite3.SQLITE_STATIC)
+}
+
+// resolveValuers returns args with each driver.Valuer replaced by its value,
+// in a copy (the caller's slice is left alone); args itself if it holds
+// none. A *sql.NullInt64 stays: bind reads it without boxing its value.
+func resolveValuers(args []any) ([]any, error) {
+	var out []any
+	for i, a := range args {
+		v, ok := a.(driver.Valuer)
+		if !ok || isNullInt64Ptr(a) {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: argument %d: %w", i+1, err)
+		}
+		if out == nil {
+			out = slices.Clone(args)
+		}
+		out[i] = val
+	}
+	if out == nil {
+		return args, nil
+	}
+	return out, nil
 }
 
 // isNullInt64Ptr reports whether a is a *sql.NullInt64, which bind reads
