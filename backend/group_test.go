@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -412,5 +413,112 @@ func TestWritesRacingCloseRunOrFail(t *testing.T) {
 	}
 	if stored != ok {
 		t.Fatalf("%d writes reported success, %d stored", ok, stored)
+	}
+}
+
+// doneCounter is a context that counts calls to Done.
+type doneCounter struct {
+	context.Context
+	calls atomic.Int64
+}
+
+func (c *doneCounter) Done() <-chan struct{} {
+	c.calls.Add(1)
+	return c.Context.Done()
+}
+
+func TestSubmitHonoursContext(t *testing.T) {
+	s, err := Open(context.Background(), t.TempDir()+"/submit.db", make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	insert := func(key string) func(*txn) (any, error) {
+		return func(t *txn) (any, error) {
+			_, err := t.exec("INSERT INTO meta(key, value) VALUES (?, x'00')", key)
+			return nil, err
+		}
+	}
+	stored := func(key string) bool {
+		var n int
+		if err := s.st.read.QueryRow("SELECT count(*) FROM meta WHERE key = ?", key).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+
+	// A caller that has given up is refused before anything is queued.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.w.do1(gone, insert("gone")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v, want %v", err, context.Canceled)
+	}
+	if stored("gone") {
+		t.Fatal("a cancelled caller's write was stored")
+	}
+
+	// With room in the queue, the hand-over does not make the context's
+	// Done channel (an HTTP request's context would make and close one).
+	live, stop := context.WithCancel(context.Background())
+	defer stop()
+	counted := &doneCounter{Context: live}
+	if _, err := s.w.do1(counted, insert("live")); err != nil {
+		t.Fatal(err)
+	}
+	if !stored("live") {
+		t.Fatal("the write was not stored")
+	}
+	if n := counted.calls.Load(); n != 0 {
+		t.Fatalf("Done called %d times on the common path", n)
+	}
+
+	// With the writer held and its queue full, a caller whose deadline
+	// passes gets its context's error, and its write never runs.
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go s.w.do1(context.Background(), func(*txn) (any, error) { //nolint:errcheck // checked by its effect below
+		close(held)
+		<-release
+		return nil, nil
+	})
+	<-held
+	var fillers []*writeReq
+fill:
+	for i := 0; ; i++ {
+		r := &writeReq{done: make(chan struct{})}
+		r.op = writeOp{fn: insert(fmt.Sprintf("fill-%d", i))}
+		r.one[0] = &r.op
+		r.ops = r.one[:]
+		select {
+		case s.w.ch <- r:
+			fillers = append(fillers, r)
+		default:
+			break fill
+		}
+	}
+	late, cancelLate := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancelLate()
+	_, err = s.w.do1(late, insert("late"))
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("caller behind a full queue: %v, want %v", err, context.DeadlineExceeded)
+	}
+	for _, r := range fillers {
+		<-r.done
+		if r.ops[0].err != nil {
+			t.Fatal(r.ops[0].err)
+		}
+	}
+	if len(fillers) != maxGroup {
+		t.Fatalf("the queue took %d requests, want %d", len(fillers), maxGroup)
+	}
+	if _, err := s.w.do1(context.Background(), insert("after")); err != nil {
+		t.Fatal(err)
+	}
+	if stored("late") {
+		t.Fatal("a write given up on behind a full queue was stored")
+	}
+	if !stored("fill-0") || !stored(fmt.Sprintf("fill-%d", maxGroup-1)) || !stored("after") {
+		t.Fatal("the writes queued before and after were not all stored")
 	}
 }

@@ -196,19 +196,30 @@ func (w *writer) submit(ctx context.Context, batch bool, fns []func(*txn) (any, 
 	// The queue is buffered, so that a request seldom waits to hand over
 	// its operations while the writer is busy: it then sleeps only once,
 	// until the answer.
+	//
+	// The common path does not ask the context for its Done channel: an
+	// HTTP request's context makes that channel on first use, and closes
+	// it when the request ends, which costs more than a payment's whole
+	// hand-over. ctx.Err reads the same state without it.
 	select {
 	case <-w.quit:
 		return nil, errClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	select {
 	case w.ch <- req:
-	case <-w.quit:
-		return nil, errClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		// The queue is full: wait for room, or for the caller to give up.
+		select {
+		case w.ch <- req:
+		case <-w.quit:
+			return nil, errClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	// Once queued, the operation runs to the end: wait for it, so that the
 	// caller never reports an outcome different from the stored one. The
