@@ -2,8 +2,11 @@ package backend
 
 import (
 	"database/sql"
+	"reflect"
 	"strings"
 	"testing"
+
+	"tillpay/backend/api"
 )
 
 // A database whose outbox still marks inbox delivery per row (an earlier
@@ -18,17 +21,16 @@ func TestMigrateInboxFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	for _, q := range append(oldInbox, []string{
 		"DELETE FROM meta WHERE key = 'inbox_delivered'",
 		"DELETE FROM outbox",
-		"DELETE FROM inbox",
 		"ALTER TABLE outbox ADD COLUMN inbox_done INTEGER NOT NULL DEFAULT 0",
 		"CREATE INDEX outbox_inbox ON outbox(id) WHERE inbox_done = 0",
 		`INSERT INTO outbox(id, payer, body, created, hook_done, inbox_done) VALUES
 			(1, 'nia', '{"id":1}', 0, 1, 1), (2, 'nia', '{"id":2}', 0, 1, 1),
 			(3, 'nia', '{"id":3}', 0, 1, 0), (4, 'nia', '{"id":4}', 0, 1, 0)`,
 		`INSERT INTO inbox(id, payer, body) VALUES (1, 'nia', '{"id":1}'), (2, 'nia', '{"id":2}')`,
-	} {
+	}...) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -72,6 +74,157 @@ func TestMigrateInboxFlag(t *testing.T) {
 	}
 	if err := svc.st.read.QueryRow(deliverMark).Scan(&mark); err != nil || mark != 4 {
 		t.Fatalf("inbox mark after delivery %d (%v), want 4", mark, err)
+	}
+}
+
+// oldInbox turns the inbox into the layout of versions that copied each
+// notification's body into it.
+var oldInbox = []string{
+	"DROP TABLE inbox",
+	"CREATE TABLE inbox (id INTEGER PRIMARY KEY, payer TEXT NOT NULL, body TEXT NOT NULL)",
+	"CREATE INDEX inbox_payer ON inbox(payer, id)",
+}
+
+// inboxLayout describes the inbox table as SQLite has it: its columns,
+// whether it has rowids, and each index's origin, uniqueness and columns.
+func inboxLayout(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var out []string
+	query := func(q string) {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, line)
+		}
+	}
+	query(`SELECT 'column ' || name || ' ' || type || ' notnull=' || "notnull" || ' pk=' || pk
+		FROM pragma_table_info('inbox') ORDER BY cid`)
+	query(`SELECT 'without rowid ' || (sql LIKE '%WITHOUT ROWID') FROM sqlite_schema WHERE type = 'table' AND name = 'inbox'`)
+	query(`SELECT 'index ' || l.origin || ' unique=' || l."unique" || ' on ' ||
+		(SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno))
+		FROM pragma_index_list('inbox') l ORDER BY 1`)
+	return strings.Join(out, "\n")
+}
+
+// A database whose inbox holds copies of the notifications' bodies (an
+// earlier layout) is brought to an inbox of references: each payer sees the
+// same notifications as before, new deliveries work, and opening it again
+// changes nothing.
+func TestMigrateInboxByReference(t *testing.T) {
+	e := newEnv(t)
+	ana := e.payer("ana", 10_000)
+	bo := e.payer("bo", 10_000)
+	wantStatus(t, e.pay("m-1", e.code(ana), 100), "paid", "")
+	wantStatus(t, e.pay("m-2", e.code(bo), 200), "paid", "")
+	wantStatus(t, e.pay("m-3", e.code(ana), 300), "paid", "")
+	if err := e.svc.Deliver(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]api.InboxResponse{}
+	for _, p := range []string{ana.id, bo.id} {
+		r, err := e.svc.Inbox(e.ctx, p, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[p] = r
+	}
+	if len(before[ana.id].Notifications) != 2 || len(before[bo.id].Notifications) != 1 {
+		t.Fatalf("inboxes before: %+v", before)
+	}
+	current := inboxLayout(t, e.svc.st.read)
+	e.svc.Close()
+
+	path := e.dbDir + "/backend.db"
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(oldInbox, "INSERT INTO inbox(id, payer, body) SELECT id, payer, body FROM outbox") {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	svc, err := Open(e.ctx, path, e.key, WithClock(e.clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { svc.Close() }()
+	if got := inboxLayout(t, svc.st.read); got != current {
+		t.Fatalf("inbox after migration:\n%s\nwant:\n%s", got, current)
+	}
+	for p, want := range before {
+		got, err := svc.Inbox(e.ctx, p, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s's inbox after migration %+v, want %+v", p, got, want)
+		}
+	}
+	// A notification written after is delivered by reference.
+	svc.Close()
+	if svc, err = Open(e.ctx, path, e.key, WithClock(e.clk.Now)); err != nil {
+		t.Fatal(err)
+	}
+	term, err := svc.terminal(e.ctx, e.tc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := svc.Pay(e.ctx, term, api.PayRequest{MerchantOrder: "m-4", Code: e.code(bo), Amount: cny(400)}); err != nil || o.Status != api.StatusPaid {
+		t.Fatalf("payment after migration: %+v (%v)", o, err)
+	}
+	if err := svc.Deliver(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.Inbox(e.ctx, bo.id, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Notifications) != 2 || got.Notifications[1].Amount != cny(400) {
+		t.Fatalf("bo's inbox after a new payment: %+v", got)
+	}
+}
+
+// An inbox copy that does not match its outbox row (a body changed by hand,
+// or an outbox row gone) is not migrated: Open fails and says why, and the
+// database keeps its earlier layout and rows.
+func TestMigrateInboxByReferenceRefusesMismatch(t *testing.T) {
+	e := newEnv(t)
+	ana := e.payer("ana", 10_000)
+	wantStatus(t, e.pay("x-1", e.code(ana), 100), "paid", "")
+	e.svc.Close()
+	path := e.dbDir + "/backend.db"
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range append(oldInbox,
+		"INSERT INTO inbox(id, payer, body) SELECT id, payer, body FROM outbox",
+		`INSERT INTO inbox(id, payer, body) VALUES (9999, 'ana', '{"kind":"debit"}')`) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old := inboxLayout(t, db)
+	if _, err := Open(e.ctx, path, e.key, WithClock(e.clk.Now)); err == nil || !strings.Contains(err.Error(), "1 rows cannot be carried over") {
+		t.Fatalf("Open: %v, want a refused migration", err)
+	}
+	if got := inboxLayout(t, db); got != old {
+		t.Fatalf("layout after the refused migration:\n%s\nwant:\n%s", got, old)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM inbox WHERE body <> ''").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("inbox rows with bodies after the refused migration: %d (%v), want 2", n, err)
 	}
 }
 

@@ -61,8 +61,8 @@ const notifyGap = 20 * time.Millisecond
 const (
 	// The inbox mark: every notification up to it is in its payer's inbox.
 	deliverMark    = "SELECT COALESCE((SELECT value FROM meta WHERE key = 'inbox_delivered'), 0)"
-	deliverToInbox = `INSERT OR IGNORE INTO inbox(id, payer, body)
-		SELECT id, payer, body FROM outbox WHERE id > ?`
+	deliverToInbox = `INSERT OR IGNORE INTO inbox(payer, id)
+		SELECT payer, id FROM outbox WHERE id > ?`
 	deliverMarkSet = `INSERT OR REPLACE INTO meta(key, value)
 		SELECT 'inbox_delivered', id FROM outbox WHERE id > ? ORDER BY id DESC LIMIT 1`
 	// A notification is written with hook_done set when its payer has no

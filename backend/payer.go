@@ -75,7 +75,8 @@ func (s *Service) Inbox(ctx context.Context, payer string, after int64, limit in
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	st, err := s.rstmt(ctx, "SELECT id, body FROM inbox WHERE payer = ? AND id > ? ORDER BY id LIMIT ?")
+	st, err := s.rstmt(ctx, `SELECT i.id, o.body FROM inbox i JOIN outbox o ON o.id = i.id
+		WHERE i.payer = ? AND i.id > ? ORDER BY i.id LIMIT ?`)
 	if err != nil {
 		return api.InboxResponse{}, err
 	}

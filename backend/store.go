@@ -131,12 +131,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 	hook_next     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_hook ON outbox(hook_next) WHERE hook_done = 0;
+-- A payer's inbox: the notifications delivered to it, by outbox id (the
+-- body stays in the outbox, which keeps every row). Keyed by payer first, so
+-- that one B-tree both takes deliveries and serves a payer's reads.
 CREATE TABLE IF NOT EXISTS inbox (
-	id    INTEGER PRIMARY KEY,          -- the outbox id: delivery is idempotent
 	payer TEXT NOT NULL,
-	body  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_payer ON inbox(payer, id);
+	id    INTEGER NOT NULL,             -- the outbox id: delivery is idempotent
+	PRIMARY KEY (payer, id)
+) WITHOUT ROWID;
 `
 
 // pragmas are a connection's settings, each run as "PRAGMA " + it. The
