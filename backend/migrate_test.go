@@ -17,11 +17,7 @@ func TestMigrateInboxFlag(t *testing.T) {
 	nia := e.payer("nia", 10_000)
 	e.svc.Close()
 	path := e.dbDir + "/backend.db"
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range append(oldInbox, []string{
+	rewrite(t, path, append(oldInbox, []string{
 		"DELETE FROM meta WHERE key = 'inbox_delivered'",
 		"DELETE FROM outbox",
 		"ALTER TABLE outbox ADD COLUMN inbox_done INTEGER NOT NULL DEFAULT 0",
@@ -30,12 +26,7 @@ func TestMigrateInboxFlag(t *testing.T) {
 			(1, 'nia', '{"id":1}', 0, 1, 1), (2, 'nia', '{"id":2}', 0, 1, 1),
 			(3, 'nia', '{"id":3}', 0, 1, 0), (4, 'nia', '{"id":4}', 0, 1, 0)`,
 		`INSERT INTO inbox(id, payer, body) VALUES (1, 'nia', '{"id":1}'), (2, 'nia', '{"id":2}')`,
-	}...) {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+	}...)...)
 
 	svc, err := Open(e.ctx, path, e.key, WithClock(e.clk.Now))
 	if err != nil {
@@ -74,6 +65,22 @@ func TestMigrateInboxFlag(t *testing.T) {
 	}
 	if err := svc.st.read.QueryRow(deliverMark).Scan(&mark); err != nil || mark != 4 {
 		t.Fatalf("inbox mark after delivery %d (%v), want 4", mark, err)
+	}
+}
+
+// rewrite runs statements on the database file at path, with no backend
+// open, to give it the layout of an earlier version.
+func rewrite(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
 
@@ -142,16 +149,7 @@ func TestMigrateInboxByReference(t *testing.T) {
 	e.svc.Close()
 
 	path := e.dbDir + "/backend.db"
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range append(oldInbox, "INSERT INTO inbox(id, payer, body) SELECT id, payer, body FROM outbox") {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+	rewrite(t, path, append(oldInbox, "INSERT INTO inbox(id, payer, body) SELECT id, payer, body FROM outbox")...)
 
 	svc, err := Open(e.ctx, path, e.key, WithClock(e.clk.Now))
 	if err != nil {
@@ -203,18 +201,14 @@ func TestMigrateInboxByReferenceRefusesMismatch(t *testing.T) {
 	wantStatus(t, e.pay("x-1", e.code(ana), 100), "paid", "")
 	e.svc.Close()
 	path := e.dbDir + "/backend.db"
+	rewrite(t, path, append(oldInbox,
+		"INSERT INTO inbox(id, payer, body) SELECT id, payer, body FROM outbox",
+		`INSERT INTO inbox(id, payer, body) VALUES (9999, 'ana', '{"kind":"debit"}')`)...)
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range append(oldInbox,
-		"INSERT INTO inbox(id, payer, body) SELECT id, payer, body FROM outbox",
-		`INSERT INTO inbox(id, payer, body) VALUES (9999, 'ana', '{"kind":"debit"}')`) {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
 	old := inboxLayout(t, db)
 	if _, err := Open(e.ctx, path, e.key, WithClock(e.clk.Now)); err == nil || !strings.Contains(err.Error(), "1 rows cannot be carried over") {
 		t.Fatalf("Open: %v, want a refused migration", err)

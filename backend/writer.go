@@ -198,9 +198,10 @@ func (w *writer) submit(ctx context.Context, batch bool, fns []func(*txn) (any, 
 	// until the answer.
 	//
 	// The common path does not ask the context for its Done channel: an
-	// HTTP request's context makes that channel on first use, and closes
-	// it when the request ends, which costs more than a payment's whole
-	// hand-over. ctx.Err reads the same state without it.
+	// HTTP request's context makes that channel on first use and closes it
+	// when the request ends, work on every payment for a channel that is
+	// needed only when the queue is full. ctx.Err reads the same state
+	// without it.
 	select {
 	case <-w.quit:
 		return nil, errClosed
