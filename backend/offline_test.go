@@ -97,6 +97,72 @@ func TestOfflineBatch(t *testing.T) {
 	e.audit()
 }
 
+// A record refused before its scan time is trusted still presents its
+// code: one that is good at the backend's time is used up, as a declined
+// online payment's is, and a wrong token counts towards the payer's lock.
+func TestRefusedRecordsUseTheirCodes(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("ren", 100_000)
+	now := e.clk.Now()
+	signed := func(order, code string, scan time.Time) api.PayRequest {
+		return e.term.SignRecord(api.PayRequest{MerchantOrder: order, Code: code, Amount: cny(100),
+			ScanTime: scan, Offline: true})
+	}
+	edited := func(order, code string) api.PayRequest {
+		r := signed(order, code, now.Add(-time.Hour))
+		r.Amount = cny(1)
+		return r
+	}
+	for _, c := range []struct {
+		name   string
+		record func(order, code string) api.PayRequest
+		reason string
+	}{
+		{"edited record", edited, api.ReasonRecordSignature},
+		{"scan time ahead", func(o, c string) api.PayRequest { return signed(o, c, now.Add(10*time.Minute)) }, api.ReasonScanTimeFuture},
+		{"scan time outside the window", func(o, c string) api.PayRequest { return signed(o, c, now.Add(-73*time.Hour)) }, api.ReasonOfflineWindow},
+	} {
+		code := e.code(w) // good now, whatever the record says
+		o, err := e.term.Pay(e.ctx, c.record("r-"+c.reason, code))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		wantStatus(t, o, api.StatusDeclined, c.reason)
+		if o.PayerID != "ren" {
+			t.Errorf("%s: order's payer %q, want ren", c.name, o.PayerID)
+		}
+		again := e.pay("again-"+c.reason, code, 100)
+		if again.Status != api.StatusDeclined || again.Reason != api.ReasonCodeUsed {
+			t.Errorf("%s: the code presented again: %s/%s, want declined/%s", c.name, again.Status, again.Reason, api.ReasonCodeUsed)
+		}
+	}
+	// A wrong token in a refused record is a failed try like any other.
+	forged := []byte(e.code(w))
+	forged[len(forged)-1] = '0' + (forged[len(forged)-1]-'0'+1)%10
+	wantStatus(t, mustPay(t, e, edited("r-forged", string(forged))), api.StatusDeclined, api.ReasonRecordSignature)
+	var failures int
+	if err := e.svc.st.read.QueryRow("SELECT failures FROM enrolments WHERE payer = 'ren' AND revoked IS NULL").Scan(&failures); err != nil {
+		t.Fatal(err)
+	}
+	if failures != 1 {
+		t.Fatalf("failures after a forged code in a refused record: %d, want 1", failures)
+	}
+	if got := e.balance("ren"); got != 100_000 {
+		t.Fatalf("balance %d, want 100000: refused records move no money", got)
+	}
+	e.audit()
+}
+
+// mustPay sends one payment and fails the test on a transport or API error.
+func mustPay(t *testing.T, e *env, req api.PayRequest) api.Order {
+	t.Helper()
+	o, err := e.term.Pay(e.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 func TestOfflineBatchManyPayers(t *testing.T) {
 	// A batch of many payers' payments goes through in one request. (Kept
 	// small: the race detector slows SQLite a hundredfold.)

@@ -159,7 +159,10 @@ func TestCancelAndRefund(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, c, api.StatusCancelled, api.ReasonCancelled)
-	wantStatus(t, e.pay("k-4", e.code(w), 100), api.StatusCancelled, api.ReasonCancelled)
+	late := e.code(w)
+	wantStatus(t, e.pay("k-4", late, 100), api.StatusCancelled, api.ReasonCancelled)
+	// The code it brought was presented all the same: it is dead.
+	wantStatus(t, e.pay("k-4b", late, 100), api.StatusDeclined, api.ReasonCodeUsed)
 	if got := e.balance("kim"); got != 210_000 {
 		t.Fatalf("balance %d", got)
 	}

@@ -48,7 +48,6 @@ type payPrep struct {
 	code     paycode.Code
 	codeHash []byte
 	sigOK    bool // offline record signature matches
-	checked  bool // the code was verified (skipped for records refused before)
 	ver      verification
 	// late: the enrolment was not in the cache, so the writer verifies the
 	// code at time at, with the enrolment its lookup reads.
@@ -149,19 +148,22 @@ func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayReques
 	}
 	sum := sha256.Sum256([]byte(req.Code))
 	p := &payPrep{req: req, code: code, codeHash: sum[:]}
+	// An offline record is checked at its scan time. One refused before
+	// that time is trusted (its signature does not match, or the time is
+	// outside the window) still presents its code, checked at the backend's
+	// time: a code that is good now is used up with it.
 	at := s.now()
 	if req.Offline {
 		p.sigOK = api.VerifyRecordSignature(term.key, req)
-		if !p.sigOK || s.offlineReason(req.ScanTime, at) != "" {
-			return p, nil // refused before the code is looked at
+		if p.sigOK && s.offlineReason(req.ScanTime, at) == "" {
+			at = req.ScanTime
 		}
-		at = req.ScanTime
 	}
 	var ok bool
 	if p.ver, ok, err = s.verifyCached(code, at); err != nil {
 		return nil, err
 	}
-	p.checked, p.late, p.at = ok, !ok, at
+	p.late, p.at = !ok, at
 	p.window, p.inWindow = paycode.Window(code, at)
 	return p, nil
 }
@@ -311,19 +313,23 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	if err := t.row(query, []any{&term.Merchant, &p.req.MerchantOrder, int64(p.code.KeyID), window}, dest...); err != nil {
 		return nil, err
 	}
-	orderID, payer, failures, locked := l.orderID, l.payer, l.failures, l.locked
 	acc, balance, limit, credit := l.acc, l.balance, l.limit, l.cred
-	hook, usedBefore := l.hook.Int64 != 0, l.used.Int64 != 0
+	hook := l.hook.Int64 != 0
 	// Idempotency on (merchant, merchant order).
-	if orderID.Valid {
+	if l.orderID.Valid {
 		old, err := orderIn(t, term.Merchant, req.MerchantOrder)
 		if err != nil {
 			return nil, err
 		}
 		if old == nil {
-			return nil, fmt.Errorf("storage: order %d vanished", orderID.Int64)
+			return nil, fmt.Errorf("storage: order %d vanished", l.orderID.Int64)
 		}
-		if old.codeHash == nil { // cancelled before any payment arrived
+		if old.codeHash == nil {
+			// Cancelled before any payment arrived: the order stays as it
+			// is, but the code was presented, so it is used up all the same.
+			if _, err := s.presentCode(t, p, l, now); err != nil {
+				return nil, err
+			}
 			return payResult{order: old}, nil
 		}
 		if subtle.ConstantTimeCompare(old.codeHash, p.codeHash) != 1 ||
@@ -349,113 +355,42 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		keyID:   sql.NullInt64{Int64: int64(p.code.KeyID), Valid: true},
 		offline: req.Offline, scanTime: scan.UnixNano(), created: now.UnixNano(), updated: now.UnixNano(),
 	}
-	decline := func(reason string) (any, error) {
+	decline := func(reason, message string) (any, error) {
 		o.setOutcome(api.StatusDeclined, reason)
+		if message != "" {
+			o.message = message
+		}
 		if err := insertOrder(t, o); err != nil {
 			return nil, err
 		}
 		return payResult{order: o, fresh: true}, nil
 	}
+	// A record refused before its scan time is trusted still presents its
+	// code (checked at the backend's time, see prepare).
+	refused := ""
 	if req.Offline {
 		if !p.sigOK {
-			return decline(api.ReasonRecordSignature)
-		}
-		if r := s.offlineReason(req.ScanTime, now); r != "" {
-			return decline(r)
+			refused = api.ReasonRecordSignature
+		} else {
+			refused = s.offlineReason(req.ScanTime, now)
 		}
 	}
-	ver := p.ver
-	if p.late {
-		// The enrolment was not in the cache: check the code against the
-		// enrolment just read, and cache it once this transaction is
-		// durable (a rolled-back enrolment's key id could be given again).
-		if box := l.seed; box != nil && payer.Valid {
-			e := enrolEntry{payer: payer.String, box: box}
-			var err error
-			if ver, err = s.checkToken(e, p.code, p.at); err != nil {
-				return nil, err
-			}
-			key := int64(p.code.KeyID)
-			t.onCommit(func() { s.enrols.put(key, e) })
-		}
-	} else if !p.checked {
-		return decline(api.ReasonCodeInvalid) // not reached: prepare checks all others
-	}
-	// The enrolment as it stands now (it may have been revoked meanwhile),
-	// with its payer's account.
-	if !payer.Valid || !acc.Valid || !ver.enrolled || payer.String != ver.payer {
-		return decline(api.ReasonUnknownPayer)
-	}
-	o.payer = payer.String
-	valid := ver.err == nil
-	if valid {
-		o.counter = sql.NullInt64{Int64: int64(ver.match.Counter), Valid: true}
-	}
-	// useCode records the code as used: it is dead from now on, whatever
-	// the outcome. It reports whether the code was fresh: not used before,
-	// as the lookup found, nor earlier in this group, whose used codes are
-	// written with its other deferred writes.
-	useCode := func() (bool, error) {
-		key, counter := int64(p.code.KeyID), int64(ver.match.Counter)
-		if !p.inWindow || int64(p.window.Counter) != counter {
-			// Not reached: a valid code has its window's counter.
-			return false, fmt.Errorf("code matched counter %d outside its window", counter)
-		}
-		if usedBefore || t.codeUsed(key, counter) {
-			return false, nil
-		}
-		t.useCode(key, counter, now.UnixNano())
-		return true, nil
-	}
-	// Throttling (RFC 4226 §7.3), decided here in the single writer so that
-	// parallel guesses from many terminals are all counted.
-	if locked.Int64 > now.UnixNano() {
-		if valid {
-			if _, err := useCode(); err != nil {
-				return nil, err
-			}
-		}
-		o.setOutcome(api.StatusDeclined, api.ReasonThrottled)
-		o.message = throttledMessage(time.Duration(locked.Int64 - now.UnixNano()))
-		if err := insertOrder(t, o); err != nil {
-			return nil, err
-		}
-		return payResult{order: o, fresh: true}, nil
-	}
-	switch {
-	case errors.Is(ver.err, paycode.ErrExpired):
-		return decline(api.ReasonCodeExpired)
-	case ver.err != nil: // a wrong token
-		n := int(failures.Int64) + 1
-		var until int64
-		if n >= s.cfg.maxFailures {
-			lock := min(time.Duration(n-s.cfg.maxFailures+1)*s.cfg.lockStep, maxLock)
-			until = now.Add(lock).UnixNano()
-			s.log.Warn("payer locked after wrong codes", "payer", payer.String, "key_id", p.code.KeyID,
-				"failures", n, "until", time.Unix(0, until).UTC())
-		}
-		if _, err := t.exec("UPDATE enrolments SET failures = ?, locked_until = ? WHERE key_id = ?",
-			n, until, int64(p.code.KeyID)); err != nil {
-			return nil, err
-		}
-		return decline(api.ReasonCodeInvalid)
-	}
-	if fresh, err := useCode(); err != nil {
+	pr, err := s.presentCode(t, p, l, now)
+	if err != nil {
 		return nil, err
-	} else if !fresh {
-		return decline(api.ReasonCodeUsed)
 	}
-	if failures.Int64 > 0 {
-		if _, err := t.exec("UPDATE enrolments SET failures = 0, locked_until = 0 WHERE key_id = ?",
-			int64(p.code.KeyID)); err != nil {
-			return nil, err
-		}
+	o.payer, o.counter = pr.payer, pr.counter
+	switch {
+	case refused != "":
+		return decline(refused, "")
+	case pr.reason != "":
+		return decline(pr.reason, pr.message)
 	}
 	// The code is good: look at the money, counting the payments of this
 	// group booked but not yet written.
 	if o.amount > limit.Int64 {
 		if req.Offline {
-			return decline(api.ReasonConfirmationNeeded)
+			return decline(api.ReasonConfirmationNeeded, "")
 		}
 		o.setOutcome(api.StatusWaitingPayer, "")
 		o.expires = sql.NullInt64{Int64: now.Add(s.cfg.confirmTimeout).UnixNano(), Valid: true}
@@ -470,7 +405,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		avail += credit.Int64
 	}
 	if o.amount > avail {
-		return decline(api.ReasonInsufficientBalance)
+		return decline(api.ReasonInsufficientBalance, "")
 	}
 	o.setOutcome(api.StatusPaid, "")
 	if err := insertOrder(t, o); err != nil {
@@ -481,6 +416,118 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		return nil, err
 	}
 	return payResult{order: o, fresh: true}, nil
+}
+
+// presentation is what presenting a code did (see presentCode).
+type presentation struct {
+	payer   string        // the code's payer, if its key id names a current enrolment of theirs
+	counter sql.NullInt64 // the code's counter, if its token is right
+	reason  string        // why it cannot pay; "" if it can
+	message string        // the reason in a sentence, where not the usual one (throttled)
+}
+
+// presentCode records that a payment presented a code, whatever becomes of
+// the payment: a right token is used up (even while its enrolment is
+// locked), a wrong one counts towards the lock (RFC 4226 §7.3), and a right
+// one resets that count. l is the payment's lookup.
+func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (presentation, error) {
+	var pr presentation
+	ver, err := s.verifyIn(t, p, l)
+	if err != nil {
+		return pr, err
+	}
+	// The enrolment as it stands now (it may have been revoked meanwhile),
+	// with its payer's account.
+	if !l.payer.Valid || !l.acc.Valid || !ver.enrolled || l.payer.String != ver.payer {
+		pr.reason = api.ReasonUnknownPayer
+		return pr, nil
+	}
+	pr.payer = l.payer.String
+	valid := ver.err == nil
+	if valid {
+		pr.counter = sql.NullInt64{Int64: int64(ver.match.Counter), Valid: true}
+	}
+	key := int64(p.code.KeyID)
+	// useCode records the code as used: it is dead from now on. It reports
+	// whether the code was fresh: not used before, as the lookup found, nor
+	// earlier in this group, whose used codes are written with its other
+	// deferred writes.
+	useCode := func() (bool, error) {
+		counter := int64(ver.match.Counter)
+		if !p.inWindow || int64(p.window.Counter) != counter {
+			// Not reached: a valid code has its window's counter.
+			return false, fmt.Errorf("code matched counter %d outside its window", counter)
+		}
+		if l.used.Int64 != 0 || t.codeUsed(key, counter) {
+			return false, nil
+		}
+		t.useCode(key, counter, now.UnixNano())
+		return true, nil
+	}
+	// Throttling, decided here in the single writer so that parallel
+	// guesses from many terminals are all counted.
+	if l.locked.Int64 > now.UnixNano() {
+		if valid {
+			if _, err := useCode(); err != nil {
+				return pr, err
+			}
+		}
+		pr.reason, pr.message = api.ReasonThrottled, throttledMessage(time.Duration(l.locked.Int64-now.UnixNano()))
+		return pr, nil
+	}
+	switch {
+	case errors.Is(ver.err, paycode.ErrExpired):
+		pr.reason = api.ReasonCodeExpired
+		return pr, nil
+	case ver.err != nil: // a wrong token
+		n := int(l.failures.Int64) + 1
+		var until int64
+		if n >= s.cfg.maxFailures {
+			lock := min(time.Duration(n-s.cfg.maxFailures+1)*s.cfg.lockStep, maxLock)
+			until = now.Add(lock).UnixNano()
+			s.log.Warn("payer locked after wrong codes", "payer", pr.payer, "key_id", p.code.KeyID,
+				"failures", n, "until", time.Unix(0, until).UTC())
+		}
+		if _, err := t.exec("UPDATE enrolments SET failures = ?, locked_until = ? WHERE key_id = ?",
+			n, until, key); err != nil {
+			return pr, err
+		}
+		pr.reason = api.ReasonCodeInvalid
+		return pr, nil
+	}
+	if fresh, err := useCode(); err != nil {
+		return pr, err
+	} else if !fresh {
+		pr.reason = api.ReasonCodeUsed
+		return pr, nil
+	}
+	if l.failures.Int64 > 0 {
+		if _, err := t.exec("UPDATE enrolments SET failures = 0, locked_until = 0 WHERE key_id = ?", key); err != nil {
+			return pr, err
+		}
+	}
+	return pr, nil
+}
+
+// verifyIn gives a payment's verification of its code: prepare's, or, for
+// a code whose enrolment was not in the cache, a check against the
+// enrolment the lookup read, which is cached once this transaction is
+// durable (a rolled-back enrolment's key id could be given again).
+func (s *Service) verifyIn(t *txn, p *payPrep, l *payLooked) (verification, error) {
+	if !p.late {
+		return p.ver, nil
+	}
+	if l.seed == nil || !l.payer.Valid {
+		return verification{}, nil // no current enrolment: an unknown payer
+	}
+	e := enrolEntry{payer: l.payer.String, box: l.seed}
+	ver, err := s.checkToken(e, p.code, p.at)
+	if err != nil {
+		return verification{}, err
+	}
+	key := int64(p.code.KeyID)
+	t.onCommit(func() { s.enrols.put(key, e) })
+	return ver, nil
 }
 
 // charge moves a paid order's amount from the payer to the merchant and
