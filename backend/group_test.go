@@ -71,6 +71,10 @@ func (e *env) checkNotes(start map[string]int64) {
 				bal -= n.Amount.Minor
 			case "refund":
 				bal += n.Amount.Minor
+			case "declined", "waiting", "cancelled": // a code used up, no money moved
+				if n.KeyID == 0 || n.Counter == 0 {
+					e.t.Fatalf("%s: %s notification of %s names no code", payer, n.Kind, n.Order)
+				}
 			default:
 				e.t.Fatalf("%s: notification kind %q", payer, n.Kind)
 			}

@@ -14,17 +14,22 @@ import (
 // Anything unusual (a string that needs escaping, a year outside 0–9999) is
 // left to json.Marshal.
 func notificationJSON(n *api.Notification) ([]byte, error) {
-	if y := n.Time.Year(); y < 0 || y > 9999 || !plainJSON(n.Kind) || !plainJSON(n.Order) ||
+	if y := n.Time.Year(); y < 0 || y > 9999 || !plainJSON(n.Kind) || !plainJSON(n.Reason) || !plainJSON(n.Order) ||
 		!plainJSON(n.Merchant) || !plainJSON(n.Amount.Currency) || !plainJSON(n.Balance.Currency) {
 		return json.Marshal(n)
 	}
 	// The fixed text (142 bytes), the numbers at their longest (90) and
 	// the time (35) take 267 bytes: one allocation, never grown.
-	b := make([]byte, 0, 267+len(n.Kind)+len(n.Order)+len(n.Merchant)+len(n.Amount.Currency)+len(n.Balance.Currency))
+	b := make([]byte, 0, 267+len(n.Kind)+len(n.Order)+len(n.Merchant)+len(n.Amount.Currency)+len(n.Balance.Currency)+
+		reasonBytes(n.Reason))
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, n.ID, 10)
 	b = append(b, `,"kind":"`...)
 	b = append(b, n.Kind...)
+	if n.Reason != "" {
+		b = append(b, `","reason":"`...)
+		b = append(b, n.Reason...)
+	}
 	b = append(b, `","order":"`...)
 	b = append(b, n.Order...)
 	b = append(b, `","merchant":"`...)
@@ -49,6 +54,14 @@ func notificationJSON(n *api.Notification) ([]byte, error) {
 		b = strconv.AppendUint(b, n.Counter, 10)
 	}
 	return append(b, '}'), nil
+}
+
+// reasonBytes is the room a reason takes, with its key: none if empty.
+func reasonBytes(reason string) int {
+	if reason == "" {
+		return 0
+	}
+	return len(`","reason":"`) + len(reason)
 }
 
 // plainJSON reports whether encoding/json writes s as is between quotes:

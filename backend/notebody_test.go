@@ -15,12 +15,14 @@ import (
 // FuzzNotificationJSON checks that the hand-written encoding of a
 // notification is byte for byte what encoding/json writes.
 func FuzzNotificationJSON(f *testing.F) {
-	f.Add(int64(0), "debit", "shop/2025-0001", "Shop", int64(100), int64(99_900), "CNY", int64(1_750_000_000), int64(123_456_789), uint32(1234567), uint64(98765))
-	f.Add(int64(7), "refund", "咖啡/1", "Café <&> \"Bar\"\n", int64(-1), int64(0), "JPY", int64(0), int64(0), uint32(0), uint64(0))
-	f.Add(int64(-3), "", "", "\x7f\xff", int64(1<<62), int64(-1<<62), "", int64(-1<<40), int64(-5), uint32(1<<32-1), uint64(1<<64-1))
-	f.Add(int64(1), "debit", "a/b", "M", int64(1), int64(2), "CNY", int64(253402300800), int64(0), uint32(1), uint64(1)) // year 10000
-	f.Fuzz(func(t *testing.T, id int64, kind, order, merchant string, amount, balance int64, cur string, sec, nsec int64, key uint32, counter uint64) {
-		n := api.Notification{ID: id, Kind: kind, Order: order, Merchant: merchant,
+	f.Add(int64(0), "debit", "", "shop/2025-0001", "Shop", int64(100), int64(99_900), "CNY", int64(1_750_000_000), int64(123_456_789), uint32(1234567), uint64(98765))
+	f.Add(int64(7), "refund", "", "咖啡/1", "Café <&> \"Bar\"\n", int64(-1), int64(0), "JPY", int64(0), int64(0), uint32(0), uint64(0))
+	f.Add(int64(-3), "", "", "", "\x7f\xff", int64(1<<62), int64(-1<<62), "", int64(-1<<40), int64(-5), uint32(1<<32-1), uint64(1<<64-1))
+	f.Add(int64(1), "debit", "", "a/b", "M", int64(1), int64(2), "CNY", int64(253402300800), int64(0), uint32(1), uint64(1)) // year 10000
+	f.Add(int64(9), "declined", "insufficient_balance", "shop/9", "Shop", int64(5_000), int64(120), "CNY", int64(1_750_000_000), int64(0), uint32(42), uint64(7))
+	f.Add(int64(9), "declined", "a\"b", "shop/9", "Shop", int64(5_000), int64(120), "CNY", int64(1_750_000_000), int64(0), uint32(42), uint64(7))
+	f.Fuzz(func(t *testing.T, id int64, kind, reason, order, merchant string, amount, balance int64, cur string, sec, nsec int64, key uint32, counter uint64) {
+		n := api.Notification{ID: id, Kind: kind, Reason: reason, Order: order, Merchant: merchant,
 			Amount: money.Amount{Minor: amount, Currency: cur}, Balance: money.Amount{Minor: balance, Currency: cur},
 			Time: time.Unix(sec, nsec).UTC(), KeyID: key, Counter: counter}
 		want, werr := json.Marshal(n)
@@ -35,7 +37,7 @@ func FuzzNotificationJSON(f *testing.F) {
 // there must be added to notificationJSON too.
 func TestNotificationJSONKnowsEveryField(t *testing.T) {
 	want := map[reflect.Type][]string{
-		reflect.TypeFor[api.Notification](): {"id", "kind", "order", "merchant", "amount", "balance", "time", "key_id,omitempty", "counter,omitempty"},
+		reflect.TypeFor[api.Notification](): {"id", "kind", "reason,omitempty", "order", "merchant", "amount", "balance", "time", "key_id,omitempty", "counter,omitempty"},
 		reflect.TypeFor[money.Amount]():     {"minor", "currency"},
 	}
 	for typ, tags := range want {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tillpay/backend/api"
+	"tillpay/paycode"
 )
 
 func TestNotifications(t *testing.T) {
@@ -87,6 +88,70 @@ func TestNotifications(t *testing.T) {
 	e.payerCall(o, http.MethodGet, api.PathInbox, nil, &inbox)
 	if len(inbox.Notifications) != 0 {
 		t.Fatalf("other payer's inbox: %+v", inbox)
+	}
+}
+
+// A payment that uses up a code and takes no money tells the payer too, so
+// that their wallet moves on: declined (with the reason), waiting for them,
+// or under an order cancelled before the code arrived. A presentation that
+// uses nothing up (a code already used, a wrong token) tells nobody.
+func TestUnpaidPresentationsNotify(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("uma", 500)
+	short := e.code(w)
+	wantStatus(t, e.pay("u-1", short, 1_000), api.StatusDeclined, api.ReasonInsufficientBalance)
+	wantStatus(t, e.pay("u-2", short, 100), api.StatusDeclined, api.ReasonCodeUsed)
+	forged := []byte(e.code(w))
+	forged[len(forged)-1] = '0' + (forged[len(forged)-1]-'0'+1)%10
+	wantStatus(t, e.pay("u-3", string(forged), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	if _, err := e.term.Cancel(e.ctx, "u-4"); err != nil {
+		t.Fatal(err)
+	}
+	late := e.code(w)
+	wantStatus(t, e.pay("u-4", late, 100), api.StatusCancelled, api.ReasonCancelled)
+	big := e.code(w)
+	wantStatus(t, e.pay("u-5", big, DefaultPasswordFreeLimit+1), api.StatusWaitingPayer, "")
+
+	position := func(code string) (uint32, uint64) {
+		c, err := paycode.Parse(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok := paycode.Window(c, e.clk.Now())
+		if !ok {
+			t.Fatalf("no window for %s", code)
+		}
+		return uint32(c.KeyID), m.Counter
+	}
+	want := []struct {
+		kind, reason, order, code string
+		amount                    int64
+	}{
+		{"declined", api.ReasonInsufficientBalance, "shop/u-1", short, 1_000},
+		{"cancelled", api.ReasonCancelled, "shop/u-4", late, 100},
+		{"waiting", "", "shop/u-5", big, DefaultPasswordFreeLimit + 1},
+	}
+	got := e.outboxNotes()["uma"]
+	if len(got) != len(want) {
+		t.Fatalf("%d notifications, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		n := got[i]
+		key, counter := position(w.code)
+		if n.Kind != w.kind || n.Reason != w.reason || n.Order != w.order || n.Amount != cny(w.amount) ||
+			n.Balance != cny(500) || n.Merchant != "Corner Shop" || n.KeyID != key || n.Counter != counter {
+			t.Errorf("notification %d: %+v, want %s/%s of %s for %d with key %d counter %d, balance 500",
+				i, n, w.kind, w.reason, w.order, w.amount, key, counter)
+		}
+	}
+	e.checkNotes(map[string]int64{"uma": 500})
+	// They reach the inbox as any other.
+	if err := e.svc.Deliver(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.svc.Inbox(e.ctx, "uma", 0, 10)
+	if err != nil || len(in.Notifications) != 3 || in.Notifications[0].Reason != api.ReasonInsufficientBalance {
+		t.Fatalf("inbox %+v (%v)", in, err)
 	}
 }
 

@@ -327,7 +327,11 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		if old.codeHash == nil {
 			// Cancelled before any payment arrived: the order stays as it
 			// is, but the code was presented, so it is used up all the same.
-			if _, err := s.presentCode(t, p, l, now); err != nil {
+			pr, err := s.presentCode(t, p, l, now)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.notifyUnpaid(t, term, p, l, pr, "cancelled", api.ReasonCancelled, now); err != nil {
 				return nil, err
 			}
 			return payResult{order: old}, nil
@@ -355,16 +359,6 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		keyID:   sql.NullInt64{Int64: int64(p.code.KeyID), Valid: true},
 		offline: req.Offline, scanTime: scan.UnixNano(), created: now.UnixNano(), updated: now.UnixNano(),
 	}
-	decline := func(reason, message string) (any, error) {
-		o.setOutcome(api.StatusDeclined, reason)
-		if message != "" {
-			o.message = message
-		}
-		if err := insertOrder(t, o); err != nil {
-			return nil, err
-		}
-		return payResult{order: o, fresh: true}, nil
-	}
 	// A record refused before its scan time is trusted still presents its
 	// code (checked at the backend's time, see prepare).
 	refused := ""
@@ -380,6 +374,19 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		return nil, err
 	}
 	o.payer, o.counter = pr.payer, pr.counter
+	decline := func(reason, message string) (any, error) {
+		o.setOutcome(api.StatusDeclined, reason)
+		if message != "" {
+			o.message = message
+		}
+		if err := insertOrder(t, o); err != nil {
+			return nil, err
+		}
+		if err := s.notifyUnpaid(t, term, p, l, pr, "declined", reason, now); err != nil {
+			return nil, err
+		}
+		return payResult{order: o, fresh: true}, nil
+	}
 	switch {
 	case refused != "":
 		return decline(refused, "")
@@ -395,6 +402,9 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		o.setOutcome(api.StatusWaitingPayer, "")
 		o.expires = sql.NullInt64{Int64: now.Add(s.cfg.confirmTimeout).UnixNano(), Valid: true}
 		if err := insertOrder(t, o); err != nil {
+			return nil, err
+		}
+		if err := s.notifyUnpaid(t, term, p, l, pr, "waiting", "", now); err != nil {
 			return nil, err
 		}
 		return payResult{order: o, fresh: true}, nil
@@ -424,6 +434,7 @@ type presentation struct {
 	counter sql.NullInt64 // the code's counter, if its token is right
 	reason  string        // why it cannot pay; "" if it can
 	message string        // the reason in a sentence, where not the usual one (throttled)
+	used    bool          // this presentation used the code up (it was right and fresh)
 }
 
 // presentCode records that a payment presented a code, whatever becomes of
@@ -468,7 +479,7 @@ func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (
 	// guesses from many terminals are all counted.
 	if l.locked.Int64 > now.UnixNano() {
 		if valid {
-			if _, err := useCode(); err != nil {
+			if pr.used, err = useCode(); err != nil {
 				return pr, err
 			}
 		}
@@ -495,9 +506,9 @@ func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (
 		pr.reason = api.ReasonCodeInvalid
 		return pr, nil
 	}
-	if fresh, err := useCode(); err != nil {
+	if pr.used, err = useCode(); err != nil {
 		return pr, err
-	} else if !fresh {
+	} else if !pr.used {
 		pr.reason = api.ReasonCodeUsed
 		return pr, nil
 	}
@@ -507,6 +518,32 @@ func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (
 		}
 	}
 	return pr, nil
+}
+
+// notifyUnpaid tells a payer that a payment used up one of their codes
+// and took no money (kind "declined" with its reason, "waiting" or
+// "cancelled"), so that their wallet moves on to a fresh code at once, as
+// a debit makes it do. A presentation that used nothing up (a wrong,
+// expired or already used code) tells nobody.
+func (s *Service) notifyUnpaid(t *txn, term *Terminal, p *payPrep, l *payLooked, pr presentation, kind, reason string, now time.Time) error {
+	if !pr.used {
+		return nil
+	}
+	cur := p.req.Amount.Currency
+	n := api.Notification{
+		Kind: kind, Reason: reason, Order: term.Merchant + "/" + p.req.MerchantOrder, Merchant: term.MerchantName,
+		Amount:  p.req.Amount,
+		Balance: money.Amount{Minor: l.balance.Int64 + t.pendingDelta(l.acc.Int64), Currency: cur},
+		Time:    now.UTC(),
+		KeyID:   uint32(p.code.KeyID), Counter: uint64(pr.counter.Int64),
+	}
+	body, err := notificationJSON(&n)
+	if err != nil {
+		return fmt.Errorf("encoding notification: %w", err)
+	}
+	t.notify(pr.payer, string(body), n.Time.UnixNano(), l.hook.Int64 != 0)
+	t.onCommit(s.nudgeNotifier)
+	return nil
 }
 
 // verifyIn gives a payment's verification of its code: prepare's, or, for

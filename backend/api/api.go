@@ -93,15 +93,21 @@ type BalanceResponse struct {
 
 // Notification tells a payer of a deduction or a refund.
 type Notification struct {
-	ID       int64        `json:"id"`
-	Kind     string       `json:"kind"` // "debit" or "refund"
+	ID int64 `json:"id"`
+	// Kind is "debit" or "refund" when money moved. A payment that used up
+	// one of the payer's codes and took no money says so too: "declined"
+	// (with Reason), "waiting" (for the payer's confirmation; a debit
+	// follows if they confirm) or "cancelled" (the merchant had cancelled
+	// the order before the code arrived).
+	Kind     string       `json:"kind"`
+	Reason   string       `json:"reason,omitempty"` // a Reason* code, for "declined"
 	Order    string       `json:"order"`
 	Merchant string       `json:"merchant"`
 	Amount   money.Amount `json:"amount"`
 	Balance  money.Amount `json:"balance"` // after the change
 	Time     time.Time    `json:"time"`
-	// KeyID and Counter identify the code that paid, so a wallet can move
-	// on to a fresh code after each use.
+	// KeyID and Counter identify the code the payment presented, so a
+	// wallet can move on to a fresh code after each use.
 	KeyID   uint32 `json:"key_id,omitempty"`
 	Counter uint64 `json:"counter,omitempty"`
 }

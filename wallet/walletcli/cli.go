@@ -558,7 +558,7 @@ func (c *cli) watch(ctx context.Context, args []string) error {
 			status = "offline: codes made from the learned clock offset"
 		}
 		for _, n := range res.Notifications {
-			status = fmt.Sprintf("%s %s %s at %s; balance %s", n.Kind, n.Amount.Decimal(), n.Amount.Currency, n.Merchant, n.Balance.Decimal())
+			status = fmt.Sprintf("%s %s %s at %s; balance %s", noteKind(n), n.Amount.Decimal(), n.Amount.Currency, n.Merchant, n.Balance.Decimal())
 		}
 		code, err := w.Current()
 		var ex *wallet.ExhaustedError
@@ -708,9 +708,18 @@ func (c *cli) inbox(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "ID\tTIME\tKIND\tAMOUNT\tMERCHANT\tORDER\tBALANCE")
 	for _, n := range ns {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s\t%s\t%s\t%s\n", n.ID, n.Time.Local().Format("2006-01-02 15:04:05"),
-			n.Kind, n.Amount.Decimal(), n.Amount.Currency, n.Merchant, n.Order, n.Balance.Decimal())
+			noteKind(n), n.Amount.Decimal(), n.Amount.Currency, n.Merchant, n.Order, n.Balance.Decimal())
 	}
 	return tw.Flush()
+}
+
+// noteKind is a notification's kind, with its reason if it has one (a
+// declined payment's).
+func noteKind(n api.Notification) string {
+	if n.Reason != "" {
+		return n.Kind + " (" + n.Reason + ")"
+	}
+	return n.Kind
 }
 
 func (c *cli) confirm(ctx context.Context, args []string) error {

@@ -95,6 +95,14 @@ func TestRealBackend(t *testing.T) {
 	if o.Status != api.StatusWaitingPayer {
 		t.Fatalf("large payment: %+v", o)
 	}
+	// No money moved yet, but the code is used up: the wallet hears of it
+	// and moves on at once, before any confirmation.
+	for deadline := time.Now().Add(10 * time.Second); h.codeJSON().Digits == c3.Digits; {
+		if time.Now().After(deadline) {
+			t.Fatal("the wallet kept showing the code of a payment waiting for its payer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	rc, out, _ = h.run("confirm")
 	if rc != 0 || !strings.Contains(out, "o-big") {
 		t.Fatalf("confirm list: %d %q", rc, out)
