@@ -1,5 +1,5 @@
 // Command fynepatch writes the Go workspace in which tillpay's window is
-// built: Fyne with two changes for a till that runs all day.
+// built: Fyne with three changes for a till that runs all day.
 //
 //   - An idle event loop. Fyne 2.7's desktop event loop wakes 60 times a
 //     second for as long as the window is open, drawn or not; on a till that
@@ -12,6 +12,9 @@
 //     than with every text style (overlay/langfont.go.txt): in an English
 //     session Fyne would otherwise parse a Latin system font per style that
 //     its own fonts already cover, several MB each.
+//   - The POSIX locale (LANG=C, usual on servers and in containers) read as
+//     English (overlay/posixlocale.go.txt), where Fyne logs an error at the
+//     start of every command of the binary.
 //
 // The workspace replaces Fyne with a copy of the module from the module
 // cache, in which a few lines are changed at named places and tillpay's own

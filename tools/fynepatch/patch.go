@@ -67,6 +67,14 @@ var edits = []edit{
 		Anchor: "\ttoAdd := lookupRuneFont(r, d.family, font.Aspect{})\n",
 		Before: "\tif f := resolveLangFont(d, r); f != nil {\n\t\treturn f\n\t}\n",
 		Why:    "a character missing from the theme's fonts tries the language's font first, as before"},
+	{File: "lang/locale.go",
+		Anchor: "\tif len(loc) < 2 {\n\t\tloc = \"en\"\n\t}\n",
+		Before: "\tloc = posixAsEnglish(loc)\n",
+		Why:    "the POSIX locale (LANG=C) is English, not an error logged at start"},
+	{File: "lang/locale.go",
+		Anchor: "\tfor i, loc := range locs {\n",
+		After:  "\t\tloc = posixAsEnglish(loc)\n",
+		Why:    "the POSIX locale among the user's locales is English, not an error logged at start"},
 }
 
 // added are tillpay's own files, put into Fyne's packages.
@@ -74,6 +82,7 @@ var added = map[string]string{
 	"overlay/idle_glfw.go.txt":      "internal/driver/glfw/idle_tillpay.go",
 	"overlay/idle_animation.go.txt": "internal/animation/idle_tillpay.go",
 	"overlay/langfont.go.txt":       "internal/painter/langfont_tillpay.go",
+	"overlay/posixlocale.go.txt":    "lang/posixlocale_tillpay.go",
 }
 
 // Build copies the Fyne module at moduleDir to out, makes the edits and adds

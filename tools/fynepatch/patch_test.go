@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,6 +91,63 @@ func TestBuildRefusesAnUnexpectedFyne(t *testing.T) {
 	err := Build(fake, filepath.Join(t.TempDir(), "out"))
 	if !errors.Is(err, ErrPlaceMissing) || !strings.Contains(err.Error(), "loop.go") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPOSIXLocaleIsEnglish builds a program that starts Fyne's lang
+// package (it reads the user's locales when it loads its translations) and
+// runs it under LANG=C.UTF-8, Debian's and most containers' default: with
+// the patched Fyne it says "en" and logs nothing; Fyne as released logs an
+// error at the start of every program (if it stops doing so, the edits to
+// lang/locale.go can go).
+func TestPOSIXLocaleIsEnglish(t *testing.T) {
+	ctx := context.Background()
+	mod, err := findModule(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion, err := goDirective(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	if err := Build(mod.Dir, filepath.Join(tmp, "fyne")); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(tmp, "go.work")
+	ws, err := Workspace(work, root, filepath.Join(tmp, "fyne"), goVersion, mod.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(work, []byte(ws), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := func(gowork string) (stdout, stderr string) {
+		t.Helper()
+		bin := filepath.Join(tmp, "langstart-"+filepath.Base(gowork))
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tools/fynepatch/testdata/langstart")
+		build.Dir, build.Env = root, append(os.Environ(), "GOWORK="+gowork)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build with GOWORK=%s: %v\n%s", gowork, err, out)
+		}
+		var o, e strings.Builder
+		cmd := exec.CommandContext(ctx, bin)
+		cmd.Env = []string{"LANG=C.UTF-8"}
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", bin, err, e.String())
+		}
+		return o.String(), e.String()
+	}
+	if out, errs := start(work); out != "en\n" || errs != "" {
+		t.Errorf("patched Fyne under LANG=C.UTF-8: printed %q, logged %q; want \"en\" and nothing", out, errs)
+	}
+	if _, errs := start("off"); !strings.Contains(errs, "Error parsing user locale") {
+		t.Errorf("Fyne as released no longer logs the POSIX locale as an error (logged %q): drop the lang/locale.go edits", errs)
 	}
 }
 
