@@ -249,7 +249,7 @@ func TestSameCodeTwice(t *testing.T) {
 	gun.scan(t, code)
 	lastScan := time.Now()
 	e := tp.expect("error", func(e till.Event) bool { return e.Event == till.EventError || e.Event == till.EventPayment })
-	if e.Event != till.EventError || !strings.Contains(e.Reason, "again") {
+	if e.Event != till.EventError || !strings.Contains(e.Reason, "again") || e.ReasonCode != till.ReasonDuplicateScan {
 		t.Fatalf("an immediate rescan gave %+v, want an error saying it was scanned again", e)
 	}
 	tp.send("status")

@@ -24,6 +24,10 @@ const (
 	ReasonOnlineOnly   = "backend_unreachable"
 	ReasonJournal      = "journal_unwritable"
 	ReasonReversed     = "reversed"
+	// A scan refused with an error event, charging nothing: no payment was
+	// armed for it, or it repeated the code just scanned.
+	ReasonNoPaymentWaiting = "no_payment_waiting"
+	ReasonDuplicateScan    = "duplicate_scan"
 )
 
 // pay runs one payment from a scanned code to its result.

@@ -176,6 +176,14 @@ func (t *Till) emitError(reason string) {
 	t.emit(Event{Event: EventError, Reason: reason})
 }
 
+// noPaymentWaiting is the sentence for a scan with no payment armed.
+const noPaymentWaiting = "A code was scanned but no payment is waiting for one: enter an amount first. Nothing was charged."
+
+// emitScanRefused reports a scan that charged nothing, with its reason code.
+func (t *Till) emitScanRefused(code, reason string) {
+	t.emit(Event{Event: EventError, ReasonCode: code, Reason: reason})
+}
+
 // Start checks the journal, announces the till, learns the backend's clock
 // and settles what a previous run left open (Reconcile), and, with a fixed
 // amount, arms it.
@@ -381,9 +389,9 @@ func (t *Till) handleScan(ev scanner.Event) {
 	if !ev.ForPayment() {
 		switch ev.Use {
 		case scanner.Duplicate:
-			t.emitError("The same code was scanned again within a few seconds; it was not charged twice.")
+			t.emitScanRefused(ReasonDuplicateScan, "The same code was scanned again within a few seconds; it was not charged twice.")
 		default:
-			t.emitError("A code was scanned but no payment is waiting for one: enter an amount first. Nothing was charged.")
+			t.emitScanRefused(ReasonNoPaymentWaiting, noPaymentWaiting)
 		}
 		return
 	}
@@ -391,7 +399,7 @@ func (t *Till) handleScan(ev scanner.Event) {
 	s := t.sale
 	if s == nil || s.state != saleArmed {
 		t.mu.Unlock()
-		t.emitError("A code was scanned but no payment is waiting for one: enter an amount first. Nothing was charged.")
+		t.emitScanRefused(ReasonNoPaymentWaiting, noPaymentWaiting)
 		return
 	}
 	s.state = saleSubmitting

@@ -38,8 +38,8 @@ func TestOnlinePayment(t *testing.T) {
 	// Nothing is armed now: another scan is reported, never charged.
 	r.scan(r.code(r.wallet))
 	e := r.expect(func(e till.Event) bool { return e.Event == till.EventError })
-	if !strings.Contains(e.Reason, "no payment is waiting") {
-		t.Fatalf("error %q", e.Reason)
+	if !strings.Contains(e.Reason, "no payment is waiting") || e.ReasonCode != till.ReasonNoPaymentWaiting {
+		t.Fatalf("error %q (%s)", e.Reason, e.ReasonCode)
 	}
 	if got := r.balance(r.wallet); got != before-1250 {
 		t.Fatalf("a scan while disarmed changed the balance to %d", got)
