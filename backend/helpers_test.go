@@ -164,11 +164,29 @@ func (e *env) payerCall(w *wallet, method, path string, in, out any) int {
 
 func (e *env) pay(order, code string, minor int64) api.Order {
 	e.t.Helper()
-	o, err := e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: order, Code: code, Amount: cny(minor)})
+	return e.payReq(api.PayRequest{MerchantOrder: order, Code: code, Amount: cny(minor)})
+}
+
+// payReq sends one payment request and fails the test on a transport or
+// API error.
+func (e *env) payReq(req api.PayRequest) api.Order {
+	e.t.Helper()
+	o, err := e.term.Pay(e.ctx, req)
 	if err != nil {
-		e.t.Fatalf("pay %s: %v", order, err)
+		e.t.Fatalf("pay %s: %v", req.MerchantOrder, err)
 	}
 	return o
+}
+
+// forged is a fresh code of w's with a wrong token.
+func (e *env) forged(w *wallet) string {
+	e.t.Helper()
+	c, err := paycode.Parse(e.code(w))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.Token = (c.Token + 1) % 10_000_000
+	return c.String()
 }
 
 func (e *env) balance(id string) int64 {

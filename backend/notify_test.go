@@ -101,9 +101,7 @@ func TestUnpaidPresentationsNotify(t *testing.T) {
 	short := e.code(w)
 	wantStatus(t, e.pay("u-1", short, 1_000), api.StatusDeclined, api.ReasonInsufficientBalance)
 	wantStatus(t, e.pay("u-2", short, 100), api.StatusDeclined, api.ReasonCodeUsed)
-	forged := []byte(e.code(w))
-	forged[len(forged)-1] = '0' + (forged[len(forged)-1]-'0'+1)%10
-	wantStatus(t, e.pay("u-3", string(forged), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	wantStatus(t, e.pay("u-3", e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
 	if _, err := e.term.Cancel(e.ctx, "u-4"); err != nil {
 		t.Fatal(err)
 	}

@@ -123,10 +123,7 @@ func TestRefusedRecordsUseTheirCodes(t *testing.T) {
 		{"scan time outside the window", func(o, c string) api.PayRequest { return signed(o, c, now.Add(-73*time.Hour)) }, api.ReasonOfflineWindow},
 	} {
 		code := e.code(w) // good now, whatever the record says
-		o, err := e.term.Pay(e.ctx, c.record("r-"+c.reason, code))
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
+		o := e.payReq(c.record("r-"+c.reason, code))
 		wantStatus(t, o, api.StatusDeclined, c.reason)
 		if o.PayerID != "ren" {
 			t.Errorf("%s: order's payer %q, want ren", c.name, o.PayerID)
@@ -137,9 +134,7 @@ func TestRefusedRecordsUseTheirCodes(t *testing.T) {
 		}
 	}
 	// A wrong token in a refused record is a failed try like any other.
-	forged := []byte(e.code(w))
-	forged[len(forged)-1] = '0' + (forged[len(forged)-1]-'0'+1)%10
-	wantStatus(t, mustPay(t, e, edited("r-forged", string(forged))), api.StatusDeclined, api.ReasonRecordSignature)
+	wantStatus(t, e.payReq(edited("r-forged", e.forged(w))), api.StatusDeclined, api.ReasonRecordSignature)
 	var failures int
 	if err := e.svc.st.read.QueryRow("SELECT failures FROM enrolments WHERE payer = 'ren' AND revoked IS NULL").Scan(&failures); err != nil {
 		t.Fatal(err)
@@ -151,16 +146,6 @@ func TestRefusedRecordsUseTheirCodes(t *testing.T) {
 		t.Fatalf("balance %d, want 100000: refused records move no money", got)
 	}
 	e.audit()
-}
-
-// mustPay sends one payment and fails the test on a transport or API error.
-func mustPay(t *testing.T, e *env, req api.PayRequest) api.Order {
-	t.Helper()
-	o, err := e.term.Pay(e.ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
 }
 
 func TestOfflineBatchManyPayers(t *testing.T) {

@@ -529,21 +529,13 @@ func (s *Service) notifyUnpaid(t *txn, term *Terminal, p *payPrep, l *payLooked,
 	if !pr.used {
 		return nil
 	}
-	cur := p.req.Amount.Currency
-	n := api.Notification{
+	return s.deferNotification(t, pr.payer, l.hook.Int64 != 0, &api.Notification{
 		Kind: kind, Reason: reason, Order: term.Merchant + "/" + p.req.MerchantOrder, Merchant: term.MerchantName,
 		Amount:  p.req.Amount,
-		Balance: money.Amount{Minor: l.balance.Int64 + t.pendingDelta(l.acc.Int64), Currency: cur},
+		Balance: money.Amount{Minor: l.balance.Int64 + t.pendingDelta(l.acc.Int64), Currency: p.req.Amount.Currency},
 		Time:    now.UTC(),
 		KeyID:   uint32(p.code.KeyID), Counter: uint64(pr.counter.Int64),
-	}
-	body, err := notificationJSON(&n)
-	if err != nil {
-		return fmt.Errorf("encoding notification: %w", err)
-	}
-	t.notify(pr.payer, string(body), n.Time.UnixNano(), l.hook.Int64 != 0)
-	t.onCommit(s.nudgeNotifier)
-	return nil
+	})
 }
 
 // verifyIn gives a payment's verification of its code: prepare's, or, for
@@ -572,20 +564,25 @@ func (s *Service) verifyIn(t *txn, p *payPrep, l *payLooked) (verification, erro
 // balance is the one before, deferred writes included. The transfer and
 // the notification are deferred writes, written before the group commits.
 func (s *Service) charge(t *txn, o *orderRow, payer payerFunds, merchantAcc int64, merchantName string, now time.Time) error {
-	balance := payer.balance
-	n := api.Notification{
+	t.book(payer.account, merchantAcc, o.amount, "payment", o.id, now.UnixNano())
+	return s.deferNotification(t, o.payer, payer.webhook, &api.Notification{
 		Kind: "debit", Order: o.merchant + "/" + o.mo, Merchant: merchantName,
 		Amount:  money.Amount{Minor: o.amount, Currency: o.currency},
-		Balance: money.Amount{Minor: balance - o.amount, Currency: o.currency},
+		Balance: money.Amount{Minor: payer.balance - o.amount, Currency: o.currency},
 		Time:    now.UTC(),
 		KeyID:   uint32(o.keyID.Int64), Counter: uint64(o.counter.Int64),
-	}
-	body, err := notificationJSON(&n)
+	})
+}
+
+// deferNotification books a payment's notification to payer as a deferred
+// write of the group (see deferred.go); webhook tells whether the payer has
+// a webhook to post it to.
+func (s *Service) deferNotification(t *txn, payer string, webhook bool, n *api.Notification) error {
+	body, err := notificationJSON(n)
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)
 	}
-	t.book(payer.account, merchantAcc, o.amount, "payment", o.id, now.UnixNano())
-	t.notify(o.payer, string(body), n.Time.UnixNano(), payer.webhook)
+	t.notify(payer, string(body), n.Time.UnixNano(), webhook)
 	t.onCommit(s.nudgeNotifier)
 	return nil
 }

@@ -115,13 +115,8 @@ func TestExpiredForgedAndRevokedCodes(t *testing.T) {
 func TestThrottling(t *testing.T) {
 	e := newEnv(t, WithThrottle(5, time.Minute))
 	w := e.payer("dave", 10_000)
-	forge := func() string {
-		c, _ := paycode.Parse(e.code(w))
-		c.Token = (c.Token + 4_999_999) % 10_000_000
-		return c.String()
-	}
 	for i := range 5 {
-		wantStatus(t, e.pay("d-"+string(rune('a'+i)), forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+		wantStatus(t, e.pay("d-"+string(rune('a'+i)), e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
 	}
 	// Locked: even a good code is refused now, and it is consumed.
 	good := e.code(w)
@@ -133,7 +128,7 @@ func TestThrottling(t *testing.T) {
 	e.clk.Add(61 * time.Second)
 	wantStatus(t, e.pay("d-good2", good, 100), api.StatusDeclined, api.ReasonCodeUsed)
 	// The sixth failure locks for two steps.
-	wantStatus(t, e.pay("d-f6", forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	wantStatus(t, e.pay("d-f6", e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
 	o = e.pay("d-x", e.code(w), 100)
 	wantStatus(t, o, api.StatusDeclined, api.ReasonThrottled)
 	if !strings.Contains(o.Message, "2 minutes") {
@@ -307,11 +302,6 @@ func TestCodeVerifiedInWriterOnCacheMiss(t *testing.T) {
 	e := newEnv(t, WithThrottle(2, time.Minute))
 	w := e.payer("erin", 10_000)
 	cold := func() { e.svc.enrols.dropPayer("erin") }
-	forge := func() string {
-		c, _ := paycode.Parse(e.code(w))
-		c.Token = (c.Token + 4_999_999) % 10_000_000
-		return c.String()
-	}
 	cold()
 	wantStatus(t, e.pay("e-1", e.code(w), 100), api.StatusPaid, "")
 	if got, ok := e.svc.enrols.get(int64(w.key)); !ok || got.payer != "erin" {
@@ -321,9 +311,9 @@ func TestCodeVerifiedInWriterOnCacheMiss(t *testing.T) {
 	wantStatus(t, e.pay("e-2", e.codeAt(w, e.clk.Now().Add(-10*time.Minute)), 100), api.StatusDeclined, api.ReasonCodeExpired)
 	// Wrong tokens count towards the lock-out.
 	cold()
-	wantStatus(t, e.pay("e-3", forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	wantStatus(t, e.pay("e-3", e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
 	cold()
-	wantStatus(t, e.pay("e-4", forge(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	wantStatus(t, e.pay("e-4", e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
 	cold()
 	wantStatus(t, e.pay("e-5", e.code(w), 100), api.StatusDeclined, api.ReasonThrottled)
 	e.clk.Add(61 * time.Second)

@@ -48,19 +48,19 @@ func main() {
 	out := flag.String("out", ".build/fyne", "directory for the patched copy of Fyne")
 	work := flag.String("work", ".build/go.work", "the workspace file to write")
 	flag.Parse()
-	if err := run(context.Background(), *out, *work); err != nil {
+	root, err := os.Getwd()
+	if err == nil {
+		err = run(context.Background(), root, *out, *work)
+	}
+	if err != nil {
 		slog.Error("fynepatch failed", "err", err)
 		os.Exit(1)
 	}
 }
 
 // run patches a copy of the Fyne module the build uses and writes the
-// workspace that builds the module in the current directory with it.
-func run(ctx context.Context, out, work string) error {
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
+// workspace that builds the module at root with it.
+func run(ctx context.Context, root, out, work string) error {
 	goVersion, err := goDirective(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return err

@@ -102,28 +102,13 @@ func TestBuildRefusesAnUnexpectedFyne(t *testing.T) {
 // lang/locale.go can go).
 func TestPOSIXLocaleIsEnglish(t *testing.T) {
 	ctx := context.Background()
-	mod, err := findModule(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	goVersion, err := goDirective(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmp := t.TempDir()
-	if err := Build(mod.Dir, filepath.Join(tmp, "fyne")); err != nil {
-		t.Fatal(err)
-	}
 	work := filepath.Join(tmp, "go.work")
-	ws, err := Workspace(work, root, filepath.Join(tmp, "fyne"), goVersion, mod.Version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(work, []byte(ws), 0o644); err != nil {
+	if err := run(ctx, root, filepath.Join(tmp, "fyne"), work); err != nil {
 		t.Fatal(err)
 	}
 	start := func(gowork string) (stdout, stderr string) {
