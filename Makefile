@@ -41,7 +41,7 @@ run: deps build
 	$(BIN)/tillpay $(ARGS)
 
 ## demo: one payment end to end, printed
-demo: build
+demo: deps build
 	bash scripts/demo.sh
 
 ## test: formatting, vet, and the whole suite under the race detector

@@ -105,7 +105,11 @@ func (s *Service) Handler() http.Handler {
 		res, err := s.Query(r.Context(), t, r.PathValue("order"))
 		s.answer(w, res, err)
 	}))
-	route("POST "+api.PathOrders+"{order}/cancel", "cancel", s.TerminalHandler(maxBody, func(w http.ResponseWriter, r *http.Request, t *Terminal, _ []byte) {
+	route("POST "+api.PathOrders+"{order}/cancel", "cancel", s.TerminalHandler(maxBody, func(w http.ResponseWriter, r *http.Request, t *Terminal, body []byte) {
+		if err := checkEmptyBody(body); err != nil {
+			s.answer(w, nil, err)
+			return
+		}
 		res, err := s.Cancel(r.Context(), t, r.PathValue("order"))
 		s.answer(w, res, err)
 	}))
@@ -144,6 +148,8 @@ func (s *Service) TerminalHandler(limit int64, h func(http.ResponseWriter, *http
 		}
 		t, err := s.AuthenticateTerminal(r.Context(), r, body)
 		if err != nil {
+			id, _, _, _ := api.ParseAuthorization(r.Header.Get("Authorization"))
+			s.refused(r, "terminal", id, err)
 			s.answer(w, nil, err)
 			return
 		}
@@ -161,11 +167,27 @@ func (s *Service) payerHandler(h func(http.ResponseWriter, *http.Request, string
 			return
 		}
 		if err := s.authenticatePayer(r.Context(), id, pw); err != nil {
+			s.refused(r, "payer", id, err)
 			s.answer(w, nil, err)
 			return
 		}
 		h(w, r, id)
 	}
+}
+
+// refused logs a request refused for its credentials (401), so that an
+// operator sees a terminal with a wrong key or someone guessing passwords.
+// who is the claimed terminal or payer id, as sent; never a secret.
+func (s *Service) refused(r *http.Request, kind, who string, err error) {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
+		return
+	}
+	if len(who) > 64 {
+		who = who[:64] + "…"
+	}
+	s.log.Warn("request refused: not authenticated", "kind", kind, "id", who, "path", r.URL.Path,
+		"remote", r.RemoteAddr, "reason", e.Message)
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -179,6 +201,22 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, badRequest("reading the request body: %v", err)
 	}
 	return body, nil
+}
+
+// checkEmptyBody refuses a body on a request that takes none: an empty
+// body, or an empty JSON object, is all it may have.
+func checkEmptyBody(body []byte) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := decodeStrict(body, &struct{}{}); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			err = errors.New(e.Message)
+		}
+		return badRequest("this request takes no body (or {}): %v", err)
+	}
+	return nil
 }
 
 // decodeStrict decodes one JSON value, refusing unknown fields and

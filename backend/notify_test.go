@@ -205,6 +205,7 @@ func TestMasterKey(t *testing.T) {
 	if _, err := LoadMasterKey("", db, nil); err == nil {
 		t.Fatal("bad env key accepted")
 	}
+	t.Setenv(MasterKeyEnv, "")
 	ctx := context.Background()
 	svc, err := Open(ctx, db, k1, WithPasswordIterations(1000))
 	if err != nil {
@@ -227,6 +228,16 @@ func TestMasterKey(t *testing.T) {
 	wrong[0] ^= 1
 	if _, err := Open(ctx, db, wrong); err == nil || !bytesIs(err, ErrWrongMasterKey) {
 		t.Fatalf("wrong key: %v", err)
+	}
+	// The database without its key file: no new key is made beside it.
+	if err := os.Remove(db + ".masterkey"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadMasterKey("", db, nil); !bytesIs(err, ErrMasterKeyMissing) {
+		t.Fatalf("missing key file of an existing database: %v, want ErrMasterKeyMissing", err)
+	}
+	if _, err := os.Stat(db + ".masterkey"); !bytesIs(err, os.ErrNotExist) {
+		t.Fatalf("a key file was made for an existing database: %v", err)
 	}
 }
 

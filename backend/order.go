@@ -94,11 +94,15 @@ func (o *orderRow) api() api.Order {
 		Message:       o.message,
 		Amount:        money.Amount{Minor: o.amount, Currency: o.currency},
 		Refunded:      money.Amount{Minor: o.refunded, Currency: o.currency},
-		PayerID:       o.payer,
 		Offline:       o.offline,
 		ScanTime:      time.Unix(0, o.scanTime).UTC(),
 		Created:       time.Unix(0, o.created).UTC(),
 		Updated:       time.Unix(0, o.updated).UTC(),
+	}
+	// The payer is named only to a terminal that showed a right token: a
+	// forged code's key id must not tell whose it is.
+	if o.counter.Valid {
+		a.PayerID = o.payer
 	}
 	if o.expires.Valid {
 		e := time.Unix(0, o.expires.Int64).UTC()

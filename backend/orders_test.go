@@ -2,6 +2,7 @@ package backend
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +176,27 @@ func TestCancelAndRefund(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.audit()
+}
+
+// Cancel takes no body: one with content is refused and changes nothing;
+// an empty body or {} cancels.
+func TestCancelTakesNoBody(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("lin", 10_000)
+	wantStatus(t, e.pay("l-1", e.code(w), 3_000), api.StatusPaid, "")
+	path := api.PathOrders + "l-1/cancel"
+	for _, body := range []string{`{"x":1}`, `[]`, `{} {}`, `nonsense`} {
+		if status, msg := rawPay(t, e, path, []byte(body)); status != http.StatusBadRequest || !strings.Contains(msg, "takes no body") {
+			t.Fatalf("cancel with body %s: %d %q, want 400", body, status, msg)
+		}
+	}
+	if o, err := e.term.Query(e.ctx, "l-1"); err != nil || o.Status != api.StatusPaid || e.balance("lin") != 7_000 {
+		t.Fatalf("after refused cancels: %+v %v, balance %d", o, err, e.balance("lin"))
+	}
+	if status, msg := rawPay(t, e, path, []byte(" {}\n")); status != http.StatusOK {
+		t.Fatalf("cancel with {}: %d %q", status, msg)
+	}
+	if o, err := e.term.Query(e.ctx, "l-1"); err != nil || o.Status != api.StatusCancelled || e.balance("lin") != 10_000 {
+		t.Fatalf("after cancel: %+v %v, balance %d", o, err, e.balance("lin"))
+	}
 }

@@ -179,6 +179,21 @@ func (s *Service) offlineReason(scan, now time.Time) string {
 	return ""
 }
 
+// checkOnlineScanTime refuses the scan time of an online payment if it is
+// in the future or outside the offline window, as offlineReason declines
+// an offline record's: nothing is stored and the code stays unused.
+func (s *Service) checkOnlineScanTime(scan, now time.Time) error {
+	switch s.offlineReason(scan, now) {
+	case api.ReasonScanTimeFuture:
+		return badRequest("scan_time: %s is later than the backend's time %s by more than %s",
+			scan.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), s.cfg.futureTolerance)
+	case api.ReasonOfflineWindow:
+		return badRequest("scan_time: %s is older than the offline window (%s); a payment that waited that long cannot be taken",
+			scan.UTC().Format(time.RFC3339), s.cfg.offlineWindow)
+	}
+	return nil
+}
+
 // payResult is what a payment operation gives back.
 type payResult struct {
 	order *orderRow
@@ -351,6 +366,13 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 	scan := req.ScanTime
 	if scan.IsZero() {
 		scan = now
+	} else if !req.Offline {
+		// An online payment is checked at the backend's time, but its
+		// order keeps the scan time: one that cannot be true is refused
+		// (a new order only: a resend still gets its stored answer).
+		if err := s.checkOnlineScanTime(scan, now); err != nil {
+			return nil, err
+		}
 	}
 	o := &orderRow{
 		merchant: term.Merchant, mo: req.MerchantOrder, terminal: term.ID,

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,13 +94,24 @@ func TestExpiredForgedAndRevokedCodes(t *testing.T) {
 		t.Fatalf("message %q", o.Message)
 	}
 	// One step of skew either way is fine.
-	wantStatus(t, e.pay("c-2", e.codeAt(w, e.clk.Now().Add(-time.Minute)), 100), api.StatusPaid, "")
+	o = e.pay("c-2", e.codeAt(w, e.clk.Now().Add(-time.Minute)), 100)
+	wantStatus(t, o, api.StatusPaid, "")
+	if o.PayerID != "carol" {
+		t.Fatalf("paid order names payer %q, want carol", o.PayerID)
+	}
 	wantStatus(t, e.pay("c-3", e.codeAt(w, e.clk.Now().Add(time.Minute)), 100), api.StatusPaid, "")
 	// A forged token.
 	good := e.code(w)
 	c, _ := paycode.Parse(good)
 	c.Token = (c.Token + 1) % 10_000_000
-	wantStatus(t, e.pay("c-4", c.String(), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	o = e.pay("c-4", c.String(), 100)
+	wantStatus(t, o, api.StatusDeclined, api.ReasonCodeInvalid)
+	if o.PayerID != "" {
+		t.Fatalf("a forged code's decline names payer %q", o.PayerID)
+	}
+	if q, err := e.term.Query(e.ctx, "c-4"); err != nil || q.PayerID != "" {
+		t.Fatalf("query of the forged code's order: payer %q, %v", q.PayerID, err)
+	}
 	// An unknown key id.
 	c.KeyID = (w.key + 1) % paycode.MaxKeyID
 	wantStatus(t, e.pay("c-5", c.String(), 100), api.StatusDeclined, api.ReasonUnknownPayer)
@@ -217,6 +231,9 @@ func TestBadPayRequests(t *testing.T) {
 		{"empty order", `{"merchant_order":"","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "merchant_order"},
 		{"long order", `{"merchant_order":"` + strings.Repeat("x", 65) + `","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "merchant_order"},
 		{"order with space", `{"merchant_order":"a b","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "visible ASCII"},
+		{"WeChat fusion wallet code", `{"merchant_order":"x","code":"160456789012345678","amount":{"minor":5,"currency":"CNY"}}`, 400, "WeChat Pay"},
+		{"online scan time in the future", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"CNY"},"scan_time":"2030-01-01T00:00:00Z"}`, 400, "later than the backend's time"},
+		{"online scan time before the window", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"CNY"},"scan_time":"2020-01-01T00:00:00Z"}`, 400, "older than the offline window"},
 		{"offline without scan time", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"CNY"},"offline":true}`, 400, "scan_time"},
 		{"huge body", `{"merchant_order":"` + strings.Repeat("x", 20000) + `"}`, 413, "too_large"},
 	}
@@ -235,8 +252,40 @@ func TestBadPayRequests(t *testing.T) {
 	wantStatus(t, e.pay("x", code, 5), api.StatusPaid, "")
 }
 
-func TestAuthentication(t *testing.T) {
+// An online payment keeps the scan time its terminal sent, within the
+// bounds an offline record has; a resend after those bounds still gets the
+// stored answer.
+func TestOnlineScanTime(t *testing.T) {
 	e := newEnv(t)
+	w := e.payer("gus", 10_000)
+	scan := e.clk.Now().Add(-20 * time.Second)
+	req := api.PayRequest{MerchantOrder: "st1", Code: e.code(w), Amount: cny(300), ScanTime: scan}
+	o := e.payReq(req)
+	wantStatus(t, o, api.StatusPaid, "")
+	if !o.ScanTime.Equal(scan) {
+		t.Fatalf("scan time %v, want %v", o.ScanTime, scan)
+	}
+	ahead := api.PayRequest{MerchantOrder: "st2", Code: e.code(w), Amount: cny(300), ScanTime: e.clk.Now().Add(DefaultFutureTolerance + time.Second)}
+	if _, err := e.term.Pay(e.ctx, ahead); !client.IsCode(err, api.ErrBadRequest) || !strings.Contains(err.Error(), "scan_time") {
+		t.Fatalf("scan time ahead: %v, want a bad request naming scan_time", err)
+	}
+	// Refused before anything was stored: the order number is free and
+	// the code unused.
+	ahead.ScanTime = time.Time{}
+	wantStatus(t, e.payReq(ahead), api.StatusPaid, "")
+	e.clk.Add(DefaultOfflineWindow + time.Hour)
+	again, err := e.term.Pay(e.ctx, req)
+	if err != nil || again.Status != api.StatusPaid || !again.ScanTime.Equal(scan) {
+		t.Fatalf("resend after the window: %+v %v, want the stored paid order", again, err)
+	}
+	if got := e.balance("gus"); got != 10_000-600 {
+		t.Fatalf("balance %d, want %d", got, 10_000-600)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := newEnv(t, WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
 	w := e.payer("gus", 10_000)
 	body, _ := json.Marshal(api.PayRequest{MerchantOrder: "a-1", Code: e.code(w), Amount: cny(100)})
 	send := func(auth string, b []byte) int {
@@ -271,6 +320,17 @@ func TestAuthentication(t *testing.T) {
 		if got := send(c.auth, c.body); got != http.StatusUnauthorized {
 			t.Errorf("%s: HTTP %d, want 401", name, got)
 		}
+	}
+	// Each refusal is logged with the terminal it claimed, never a key.
+	refusals := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "not authenticated") {
+			refusals++
+		}
+	}
+	if refusals != len(cases) || !strings.Contains(logs.String(), `"id":"t-nobody"`) ||
+		strings.Contains(logs.String(), fmt.Sprintf("%x", e.tc.Key)) {
+		t.Fatalf("%d refusals logged for %d requests:\n%s", refusals, len(cases), logs.String())
 	}
 	if _, err := e.term.Query(e.ctx, "a-1"); !client.IsCode(err, api.ErrNotFound) {
 		t.Fatalf("an order was made: %v", err)
@@ -399,4 +459,23 @@ func TestSetPayerLimits(t *testing.T) {
 		t.Errorf("limits changed by refused calls: %+v", p2)
 	}
 	e.audit()
+}
+
+// lockedBuffer is a bytes.Buffer that server goroutines write while a test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

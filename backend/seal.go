@@ -24,10 +24,16 @@ const MasterKeySize = 32
 // database's sealed values.
 var ErrWrongMasterKey = errors.New("the master key does not match this database")
 
+// ErrMasterKeyMissing is returned by LoadMasterKey when a database exists
+// but no master key is given and its key file is missing: a new key could
+// not read what the database holds.
+var ErrMasterKeyMissing = errors.New("the master key of an existing database is missing")
+
 // LoadMasterKey finds the master key that seals seeds and terminal keys at
 // rest: from keyFile if given, else from the environment variable
 // TILLPAY_MASTER_KEY, else from the file dbPath+".masterkey", which is created
-// (mode 0600, 32 random bytes as hex) on first use. The key is 64 hex digits.
+// (mode 0600, 32 random bytes as hex) on first use, while dbPath does not
+// exist or is empty. The key is 64 hex digits.
 func LoadMasterKey(keyFile, dbPath string, log *slog.Logger) ([]byte, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -49,6 +55,10 @@ func LoadMasterKey(keyFile, dbPath string, log *slog.Logger) ([]byte, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if fi, err := os.Stat(dbPath); err == nil && fi.Size() > 0 {
+		return nil, fmt.Errorf("%w: %s has no key file %s; give the key with --master-key-file or $%s",
+			ErrMasterKeyMissing, dbPath, path, MasterKeyEnv)
 	}
 	k = make([]byte, MasterKeySize)
 	if _, err := rand.Read(k); err != nil {

@@ -98,8 +98,9 @@ func (e *ForeignError) Unwrap() error { return ErrForeign }
 
 // Identify tells which provider issued code from its prefix and length:
 // Alipay 16–24 digits starting 25–30 (alipay.trade.pay auth_code), WeChat Pay
-// 18 digits starting 10–15 (micropay auth_code), UnionPay 19 digits starting
-// 62, tillpay 18 digits starting 71.
+// 18 digits starting 10–15 or 160 (micropay auth_code; 160 is the "fusion
+// wallet" Quick Pay range, pay.weixin.qq.com/wiki/doc/api/wxpay/en/fusion_wallet/QuickPay/chapter3_1.shtml),
+// UnionPay 19 digits starting 62, tillpay 18 digits starting 71.
 func Identify(code string) Provider {
 	if !isDigits(code) || len(code) < 2 {
 		return NoProvider
@@ -111,7 +112,7 @@ func Identify(code string) Provider {
 		return Tillpay
 	case p >= 25 && p <= 30 && n >= 16 && n <= 24:
 		return Alipay
-	case p >= 10 && p <= 15 && n == 18:
+	case n == 18 && (p >= 10 && p <= 15 || code[:3] == "160"):
 		return WeChat
 	case p == 62 && n == 19:
 		return UnionPay

@@ -177,6 +177,9 @@ func TestParseErrors(t *testing.T) {
 		{" 711234567890123456", ErrMalformed, ""},
 		{"28763443825664394", ErrForeign, Alipay},
 		{"120061098828009406", ErrForeign, WeChat},
+		{"160456789012345678", ErrForeign, WeChat},
+		{"161456789012345678", ErrMalformed, ""},
+		{"16045678901234567", ErrMalformed, ""},
 		{"6212345678901234567", ErrForeign, UnionPay},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tillpay/backend/api"
 	"tillpay/config"
 	"tillpay/money"
 	"tillpay/sync/journal"
@@ -336,7 +337,7 @@ func TestWaitingPayerConfirmed(t *testing.T) {
 	if err != nil || len(pending) != 1 {
 		t.Fatalf("pending %+v, %v", pending, err)
 	}
-	if err := r.payer.Confirm(r.ctx, pending[0].Order, true); err != nil {
+	if _, err := r.payer.Confirm(r.ctx, pending[0].Order, true); err != nil {
 		t.Fatal(err)
 	}
 	got := r.expect(func(e till.Event) bool {
@@ -379,12 +380,13 @@ func TestCashierCancelsWhileWaiting(t *testing.T) {
 	if got.Status != till.StatusCancelled {
 		t.Fatalf("%+v", got)
 	}
-	// The payer can no longer confirm it.
-	if err := r.payer.Confirm(r.ctx, ev.Order, true); err == nil {
-		pending, _ := r.payer.Pending(r.ctx)
-		if len(pending) != 0 {
-			t.Fatalf("still pending after cancel: %+v", pending)
-		}
+	// The payer can no longer confirm it: a late confirmation takes no
+	// money.
+	if o, err := r.payer.Confirm(r.ctx, ev.Order, true); err == nil && o.Status == api.StatusPaid {
+		t.Fatalf("confirmed after cancel: %+v", o)
+	}
+	if pending, err := r.payer.Pending(r.ctx); err != nil || len(pending) != 0 {
+		t.Fatalf("still pending after cancel: %+v %v", pending, err)
 	}
 }
 

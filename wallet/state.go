@@ -23,6 +23,8 @@ var (
 	ErrNotEnrolled = errors.New("this wallet is not enrolled yet")
 	// ErrCorrupt: the state file exists but cannot be used.
 	ErrCorrupt = errors.New("wallet state file is corrupted")
+	// ErrBadBackendURL: a backend address that is not http(s)://host[:port].
+	ErrBadBackendURL = errors.New("not a payment backend address")
 )
 
 // Position names one code: its time step and sequence number.
@@ -60,8 +62,14 @@ type State struct {
 	// Used is the newest code known to be used (reported by the backend or
 	// moved past by hand); no code at or before it is ever made again.
 	Used *Position `json:"used,omitempty"`
-	// InboxAfter is the id of the newest notification read.
+	// InboxAfter is the id of the newest notification the wallet has read
+	// to learn of used codes (Sync reads the inbox before making a code).
 	InboxAfter int64 `json:"inbox_after"`
+	// InboxShown is the id of the newest notification shown to the payer
+	// (Inbox); the ones after it are new to the payer even when Sync has
+	// read them. A state file without it (written before it existed)
+	// counts InboxAfter as shown.
+	InboxShown int64 `json:"inbox_shown"`
 }
 
 // Validate checks that the state can make codes and reach a backend.
@@ -77,8 +85,10 @@ func (s *State) Validate() error {
 		return fmt.Errorf("key id %d has more than seven digits", s.KeyID)
 	case s.InboxAfter < 0:
 		return fmt.Errorf("inbox position %d is negative", s.InboxAfter)
+	case s.InboxShown < 0:
+		return fmt.Errorf("inbox position %d is negative", s.InboxShown)
 	}
-	if err := checkBackendURL(s.BackendURL); err != nil {
+	if err := CheckBackendURL(s.BackendURL); err != nil {
 		return err
 	}
 	for _, p := range []*Position{s.Last, s.Used} {
@@ -99,10 +109,12 @@ const maxStep = 1 << 40
 // broken, not skewed.
 const maxOffset = 100 * 365 * 24 * time.Hour
 
-func checkBackendURL(s string) error {
+// CheckBackendURL checks that s is a payment backend's base address,
+// http://host:port (or https). Its error wraps ErrBadBackendURL.
+func CheckBackendURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("backend URL %q: want http://host:port", s)
+		return fmt.Errorf("backend URL %q: %w: want http://host:port", s, ErrBadBackendURL)
 	}
 	return nil
 }
@@ -118,6 +130,12 @@ func ParseState(data []byte) (State, error) {
 	}
 	if dec.More() {
 		return State{}, fmt.Errorf("%w: trailing data", ErrCorrupt)
+	}
+	var shown struct {
+		InboxShown *int64 `json:"inbox_shown"`
+	}
+	if err := json.Unmarshal(data, &shown); err == nil && shown.InboxShown == nil {
+		s.InboxShown = s.InboxAfter // a file from before the two positions
 	}
 	if err := s.Validate(); err != nil {
 		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, err)

@@ -184,3 +184,49 @@ func normal(s State) State {
 	s.OffsetLearned = s.OffsetLearned.UTC().Round(0)
 	return s
 }
+
+func TestOldStateWithOneInboxCursor(t *testing.T) {
+	// A state file written before the wallet kept what it has shown apart
+	// from what it has read: the one cursor counts as both.
+	st := sampleState()
+	st.InboxAfter, st.InboxShown = 12, 12
+	data, err := MarshalState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(data), `  "inbox_shown": 12,`+"\n", "", 1)
+	old = strings.Replace(old, `,`+"\n"+`  "inbox_shown": 12`, "", 1)
+	if strings.Contains(old, "inbox_shown") {
+		t.Fatalf("could not remove inbox_shown from\n%s", data)
+	}
+	got, err := ParseState([]byte(old))
+	if err != nil {
+		t.Fatalf("old state refused: %v", err)
+	}
+	if got.InboxAfter != 12 || got.InboxShown != 12 {
+		t.Errorf("old state: inbox read %d, shown %d; want 12 and 12", got.InboxAfter, got.InboxShown)
+	}
+	// Both positions survive a save, and each keeps its own value.
+	st.InboxAfter, st.InboxShown = 30, 7
+	data, _ = MarshalState(st)
+	if got, err := ParseState(data); err != nil || got.InboxAfter != 30 || got.InboxShown != 7 {
+		t.Errorf("two positions: %d, %d, %v", got.InboxAfter, got.InboxShown, err)
+	}
+	bad := strings.Replace(string(data), `"inbox_shown": 7`, `"inbox_shown": -2`, 1)
+	if _, err := ParseState([]byte(bad)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("negative shown position: %v", err)
+	}
+}
+
+func TestCheckBackendURL(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8080", "https://pay.example:443", "http://[::1]:9"} {
+		if err := CheckBackendURL(u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"", "nonsense", "127.0.0.1:8080", "ftp://127.0.0.1", "http://", "http://%zz"} {
+		if err := CheckBackendURL(u); !errors.Is(err, ErrBadBackendURL) {
+			t.Errorf("%q: %v, want ErrBadBackendURL", u, err)
+		}
+	}
+}

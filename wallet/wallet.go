@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,7 +156,8 @@ func Enrol(ctx context.Context, path string, creds Credentials, b Enroller, opts
 	}
 	err = w.update(func(old *State, exists bool) error {
 		if exists && old.BackendURL == st.BackendURL && old.PayerID == st.PayerID {
-			st.InboxAfter = old.InboxAfter // older notifications are of the revoked key
+			// Older notifications are of the revoked key.
+			st.InboxAfter, st.InboxShown = old.InboxAfter, old.InboxShown
 		}
 		*old = st
 		return nil
@@ -317,7 +319,8 @@ type SyncResult struct {
 // Sync learns the clock offset and reads new notifications from the
 // backend, moving on past every code they report used. On error nothing
 // that was not learned is changed; an offset learned before the inbox
-// failed is kept.
+// failed is kept. It does not count the notifications as shown to the
+// payer: Inbox still returns them.
 func (w *Wallet) Sync(ctx context.Context, b Backend) (SyncResult, error) {
 	var res SyncResult
 	_, off, err := b.Time(ctx)
@@ -342,15 +345,79 @@ func (w *Wallet) Sync(ctx context.Context, b Backend) (SyncResult, error) {
 			}
 			st.InboxAfter = n.ID
 			res.Notifications = append(res.Notifications, n)
-			if n.KeyID == st.KeyID && n.Counter != 0 && n.Counter/paycode.SeqPerStep <= maxStep {
-				if markUsed(st, positionOf(n.Counter)) {
-					res.Used = true
-				}
+			if learnUse(st, n) {
+				res.Used = true
 			}
 		}
 		return nil
 	}, false)
 	return res, err
+}
+
+// learnUse moves past the code that notification n reports used, if it is
+// one of this wallet's; it reports whether that moved the wallet on.
+func learnUse(st *State, n api.Notification) bool {
+	if n.KeyID != st.KeyID || n.Counter == 0 || n.Counter/paycode.SeqPerStep > maxStep {
+		return false
+	}
+	return markUsed(st, positionOf(n.Counter))
+}
+
+// Inbox returns the notifications the payer has not been shown yet (with
+// all, every notification), oldest first, and records them as shown. Those
+// that Sync had not read yet also move the wallet past the codes they
+// report used. On error nothing changes.
+func (w *Wallet) Inbox(ctx context.Context, b Backend, all bool) ([]api.Notification, error) {
+	st := w.State()
+	after := min(st.InboxAfter, st.InboxShown)
+	if all {
+		after = 0
+	}
+	ns, err := b.Inbox(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.Notification
+	err = w.update(func(st *State, _ bool) error {
+		out = out[:0]
+		for _, n := range ns {
+			if n.ID > st.InboxAfter {
+				st.InboxAfter = n.ID
+				learnUse(st, n)
+			}
+			if all || n.ID > st.InboxShown {
+				out = append(out, n)
+			}
+			st.InboxShown = max(st.InboxShown, n.ID)
+		}
+		return nil
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SetBackendURL makes the wallet reach its backend at u from now on (as
+// after the backend moved to another address; the enrolment stays) and
+// saves it. It reports whether the address changed. An address that is not
+// http://host:port gives an error wrapping ErrBadBackendURL and changes
+// nothing.
+func (w *Wallet) SetBackendURL(u string) (bool, error) {
+	u = strings.TrimRight(u, "/")
+	if err := CheckBackendURL(u); err != nil {
+		return false, fmt.Errorf("wallet: %w", err)
+	}
+	var changed bool
+	err := w.update(func(st *State, _ bool) error {
+		changed = st.BackendURL != u
+		st.BackendURL = u
+		return nil
+	}, false)
+	if err != nil {
+		return false, err
+	}
+	return changed, nil
 }
 
 // SetOffset records a clock offset learned from the backend.

@@ -292,3 +292,86 @@ func BenchmarkCurrent(b *testing.B) {
 		}
 	}
 }
+
+func TestInboxShowsWhatSyncRead(t *testing.T) {
+	w, fb, _, _, p := setup(t, 0)
+	ctx := context.Background()
+	c1, _ := w.Current()
+	if err := fb.Pay(c1.Digits, 300); err != nil {
+		t.Fatal(err)
+	}
+	// Making a code syncs: the wallet moves on, but the payer has not
+	// seen the deduction yet.
+	if res, err := w.Sync(ctx, p); err != nil || !res.Used {
+		t.Fatalf("sync: %+v, %v", res, err)
+	}
+	if st := w.State(); st.InboxAfter != 1 || st.InboxShown != 0 {
+		t.Fatalf("after sync: read %d, shown %d", st.InboxAfter, st.InboxShown)
+	}
+	ns, err := w.Inbox(ctx, p, false)
+	if err != nil || len(ns) != 1 || ns[0].Amount.Minor != 300 {
+		t.Fatalf("inbox after sync: %+v, %v", ns, err)
+	}
+	if ns, err := w.Inbox(ctx, p, false); err != nil || len(ns) != 0 {
+		t.Fatalf("inbox read twice: %+v, %v", ns, err)
+	}
+	// A payment the inbox sees first also moves the wallet on, and sync
+	// does not report it again as unread.
+	c2, _ := w.Current()
+	if c2.Counter != c1.Counter+1 {
+		t.Fatalf("second code %+v after %+v", c2, c1)
+	}
+	if err := fb.Pay(c2.Digits, 40); err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := w.Inbox(ctx, p, false); err != nil || len(ns) != 1 || ns[0].ID != 2 {
+		t.Fatalf("inbox: %+v, %v", ns, err)
+	}
+	if c3, _ := w.Current(); c3.Counter != c2.Counter+1 {
+		t.Errorf("the inbox did not move the wallet on: %+v after %+v", c3, c2)
+	}
+	if res, err := w.Sync(ctx, p); err != nil || len(res.Notifications) != 0 {
+		t.Errorf("sync after the inbox: %+v, %v", res, err)
+	}
+	// All of it, again, on request.
+	if ns, err := w.Inbox(ctx, p, true); err != nil || len(ns) != 2 {
+		t.Errorf("whole inbox: %+v, %v", ns, err)
+	}
+	if st := w.State(); st.InboxAfter != 2 || st.InboxShown != 2 {
+		t.Errorf("positions: read %d, shown %d", st.InboxAfter, st.InboxShown)
+	}
+}
+
+func TestSetBackendURL(t *testing.T) {
+	w, _, _, _, _ := setup(t, 0)
+	before, _ := os.ReadFile(w.Path())
+	for _, bad := range []string{"", "nonsense", "127.0.0.1:9", "ftp://127.0.0.1:9"} {
+		if _, err := w.SetBackendURL(bad); !errors.Is(err, wallet.ErrBadBackendURL) {
+			t.Errorf("%q: %v, want ErrBadBackendURL", bad, err)
+		}
+	}
+	if after, _ := os.ReadFile(w.Path()); !bytes.Equal(before, after) {
+		t.Fatal("a refused URL changed the state file")
+	}
+	old := w.State()
+	changed, err := w.SetBackendURL("http://127.0.0.1:4321/")
+	if err != nil || !changed {
+		t.Fatalf("new URL: %v %v", changed, err)
+	}
+	if changed, err := w.SetBackendURL("http://127.0.0.1:4321"); err != nil || changed {
+		t.Errorf("same URL again: %v %v", changed, err)
+	}
+	w2, err := wallet.Open(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := w2.State()
+	if st.BackendURL != "http://127.0.0.1:4321" {
+		t.Errorf("saved URL %q", st.BackendURL)
+	}
+	// Nothing else changed: the enrolment stays.
+	st.BackendURL = old.BackendURL
+	if st.KeyID != old.KeyID || !bytes.Equal(st.Seed, old.Seed) || st.PayerID != old.PayerID || st.InboxAfter != old.InboxAfter {
+		t.Errorf("state changed beyond the URL: %+v", st)
+	}
+}

@@ -192,7 +192,7 @@ type Order struct {
 	Message       string       `json:"message,omitempty"` // the reason in a sentence for a cashier
 	Amount        money.Amount `json:"amount"`
 	Refunded      money.Amount `json:"refunded"`
-	PayerID       string       `json:"payer_id,omitempty"`
+	PayerID       string       `json:"payer_id,omitempty"` // set when the code's token was right
 	Offline       bool         `json:"offline,omitempty"`
 	ScanTime      time.Time    `json:"scan_time"`
 	Created       time.Time    `json:"created"`

@@ -275,7 +275,7 @@ func cmdPayerAdd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs := newFlags("admin payer add", stderr, &c, true)
 	id := fs.String("id", "", "payer id (letters, digits, - _ .)")
 	name := fs.String("name", "", "payer name")
-	pw := fs.String("password", "", "payer password (visible to other users of this machine; prefer --password-stdin)")
+	pw := fs.String("password", "", "payer password, at least 8 characters (visible to other users of this machine; prefer --password-stdin)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
 	limit := fs.String("limit", money.Amount{Minor: backend.DefaultPasswordFreeLimit, Currency: money.DefaultCurrency}.Decimal(),
 		"password-free limit: larger payments wait for the payer's confirmation")

@@ -78,14 +78,22 @@ func (p *Payer) Pending(ctx context.Context) ([]api.PendingPayment, error) {
 }
 
 // Confirm approves (or, with approve false, declines) the waiting payment
-// order, named as in api.PendingPayment.
-func (p *Payer) Confirm(ctx context.Context, order string, approve bool) error {
+// order, named as in api.PendingPayment, and returns the order as it stands
+// after the answer. A nil error does not mean the money was taken: check
+// the order's Status. An approval ends api.StatusPaid, or
+// api.StatusDeclined when the balance is too low; a payment the merchant
+// cancelled, or that timed out, is api.StatusCancelled with its Reason.
+func (p *Payer) Confirm(ctx context.Context, order string, approve bool) (api.Order, error) {
 	if order == "" {
-		return errors.New("confirm: order is empty")
+		return api.Order{}, errors.New("confirm: order is empty")
 	}
 	req := api.ConfirmRequest{Order: order, Approve: approve}
-	if err := p.do(ctx, http.MethodPost, api.PathConfirm, req, nil); err != nil {
-		return fmt.Errorf("confirm %s: %w", order, err)
+	var o api.Order
+	if err := p.do(ctx, http.MethodPost, api.PathConfirm, req, &o); err != nil {
+		return api.Order{}, fmt.Errorf("confirm %s: %w", order, err)
 	}
-	return nil
+	if o.Status == "" {
+		return api.Order{}, fmt.Errorf("confirm %s: %w: answer has no order status", order, ErrUnreachable)
+	}
+	return o, nil
 }

@@ -103,8 +103,15 @@ func (s *payerServer) handler() http.Handler {
 		s.mu.Lock()
 		s.confirms = append(s.confirms, req)
 		s.mu.Unlock()
-		reply(w, map[string]any{})
+		o := api.Order{MerchantOrder: "o9", Status: api.StatusDeclined, Reason: api.ReasonPayerDeclined,
+			Amount: cny(50000), PayerID: "alice", Created: s.now, Updated: s.now}
+		if req.Approve {
+			// The payer's balance (123.45) does not cover it.
+			o.Reason = api.ReasonInsufficientBalance
+		}
+		reply(w, o)
 	}))
+
 	return mux
 }
 
@@ -162,19 +169,29 @@ func TestPayerCalls(t *testing.T) {
 		t.Errorf("pending = %+v", pend)
 	}
 
-	if err := p.Confirm(ctx, "m1/o9", false); err != nil {
+	o, err := p.Confirm(ctx, "m1/o9", false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.Confirm(ctx, "m1/nope", true)
+	if o.Status != api.StatusDeclined || o.Reason != api.ReasonPayerDeclined || o.Amount.Minor != 50000 || o.MerchantOrder != "o9" {
+		t.Errorf("declined order = %+v", o)
+	}
+	// The backend answers 200 with the order as it stands, which need not
+	// be paid: the caller learns why.
+	o, err = p.Confirm(ctx, "m1/o9", true)
+	if err != nil || o.Status != api.StatusDeclined || o.Reason != api.ReasonInsufficientBalance {
+		t.Errorf("approval without the money = %+v, %v", o, err)
+	}
+	_, err = p.Confirm(ctx, "m1/nope", true)
 	if !IsCode(err, api.ErrNotFound) {
 		t.Errorf("confirm of an unknown order: %v, want not_found", err)
 	}
-	if err := p.Confirm(ctx, "", true); err == nil {
+	if _, err := p.Confirm(ctx, "", true); err == nil {
 		t.Error("confirm with no order succeeded")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.confirms) != 1 || s.confirms[0].Approve || s.confirms[0].Order != "m1/o9" {
+	if len(s.confirms) != 2 || s.confirms[0].Approve || s.confirms[0].Order != "m1/o9" || !s.confirms[1].Approve {
 		t.Errorf("server saw confirms %+v", s.confirms)
 	}
 	if len(s.inboxQ) != 2 || s.inboxQ[0] != "1" || s.inboxQ[1] != "0" {
@@ -259,5 +276,22 @@ func TestPayerNonAPIError(t *testing.T) {
 	}
 	if _, err := p.Pending(context.Background()); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("proxy page: %v, want ErrUnreachable", err)
+	}
+}
+
+func TestPayerConfirmWithoutOrder(t *testing.T) {
+	// A 200 answer with no order in it (not the backend's): the outcome is
+	// unknown, not a success.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	p, err := NewPayer(srv.URL, "alice", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := p.Confirm(context.Background(), "m1/o9", true); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("confirm = %+v, %v; want ErrUnreachable", o, err)
 	}
 }

@@ -15,8 +15,18 @@
 //	wallet confirm [ORDER] [--decline] [--json]
 //
 // Every command takes --state PATH (default: $TILLPAY_WALLET_STATE, else
-// wallet.json in tillpay's user config directory). Exit status: 0 done,
-// 1 failed, 2 bad usage. The same commands run as `tillpay wallet …`.
+// wallet.json in tillpay's user config directory). Every command but enrol
+// takes --backend URL: use the payment backend at that address from now on
+// (it moved, say restarted on another port), keeping the enrolment. Flags
+// may come before or after arguments; -- ends them.
+//
+// `wallet inbox` shows the notifications not shown before, though making a
+// code has already read them to learn which codes were used. `wallet
+// confirm ORDER` prints what became of the payment and exits 1 unless an
+// approval ended paid (or a refusal ended with no money taken).
+//
+// Exit status: 0 done, 1 failed, 2 bad usage. The same commands run as
+// `tillpay wallet …`.
 package main
 
 import (

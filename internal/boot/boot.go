@@ -244,7 +244,8 @@ func credentials(ctx context.Context, cfg config.Config, opt Options, st *Stack,
 	if err != nil {
 		return "", nil, err
 	}
-	// The demo payer's wallet, enrolled once.
+	// The demo payer's wallet, enrolled once; the bundled backend listens on
+	// a new port at each start, so the wallet follows it there.
 	st.WalletPath = filepath.Join(cfg.DataDir, WalletFile)
 	if _, err := os.Stat(st.WalletPath); errors.Is(err, os.ErrNotExist) {
 		payer, err := client.NewPayer(st.BackendURL, demo.Payer.ID, demo.Payer.Password)
@@ -255,8 +256,30 @@ func credentials(ctx context.Context, cfg config.Config, opt Options, st *Stack,
 			return "", nil, fmt.Errorf("enrolling the demo wallet: %w", err)
 		}
 		log.Info("demo wallet enrolled", "file", st.WalletPath)
+	} else if err := repointWallet(st.WalletPath, st.BackendURL, log); err != nil {
+		// The till works without its demo wallet.
+		log.Warn("the demo wallet cannot be pointed at the bundled backend; delete it to enrol a fresh one",
+			"file", st.WalletPath, "backend", st.BackendURL, "err", err)
 	}
 	return demo.Terminal.ID, key, nil
+}
+
+// repointWallet makes the wallet whose state is at path use the backend at
+// url, logging at Info when that changed its address.
+func repointWallet(path, url string, log *slog.Logger) error {
+	w, err := wallet.Open(path)
+	if err != nil {
+		return err
+	}
+	old := w.State().BackendURL
+	changed, err := w.SetBackendURL(url)
+	if err != nil {
+		return err
+	}
+	if changed {
+		log.Info("demo wallet now uses the bundled backend's address", "file", path, "backend", w.State().BackendURL, "was", old)
+	}
+	return nil
 }
 
 // Credentials returns the terminal id and key of a till's journal without

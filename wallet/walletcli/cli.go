@@ -70,10 +70,15 @@ usage:
   wallet watch   [--poll 2s] [--present tcp=HOST:PORT] [--plain|--invert] [--json]
                                                           keep showing a fresh code; Ctrl-C ends
   wallet balance [--json]                                 balance and limits
-  wallet inbox   [--all] [--json]                         new deductions and refunds
+  wallet inbox   [--all] [--json]                         deductions and refunds not shown yet
   wallet confirm [ORDER] [--decline] [--json]             confirm a waiting payment, or list them
 
 every command: --state PATH (default $TILLPAY_WALLET_STATE or <config dir>/tillpay/wallet.json)
+every command but enrol: --backend URL   use the payment backend at this address from now
+                                          on (it moved, e.g. restarted on another port); the
+                                          enrolment stays
+flags may come before or after arguments; -- ends the flags
+confirm exits 1 unless the payment ends paid (declined or cancelled, with --decline)
 `
 
 // usageError is bad command-line usage (exit status 2).
@@ -129,6 +134,9 @@ type cli struct {
 	statePath string
 	json      bool
 	backend   string // for messages
+	// newBackend is the --backend of a command that talks to an enrolled
+	// wallet's backend: the address to use and remember.
+	newBackend string
 }
 
 // flags returns a flag set with the flags every command has.
@@ -140,15 +148,32 @@ func (c *cli) flags() *flag.FlagSet {
 	return fs
 }
 
-func (c *cli) parse(fs *flag.FlagSet, args []string, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
+// onlineFlags returns the flags of a command that talks to the backend of an
+// enrolled wallet: those of every command and --backend.
+func (c *cli) onlineFlags() *flag.FlagSet {
+	fs := c.flags()
+	fs.StringVar(&c.newBackend, "backend", "", "payment backend URL, http://host:port: use it from now on (the backend moved)")
+	return fs
+}
+
+// parse parses args, flags and positional arguments in any order, and
+// returns the positional ones (at most maxArgs).
+func (c *cli) parse(fs *flag.FlagSet, args []string, maxArgs int) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	if fs.NArg() > maxArgs {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(maxArgs))}
+	if len(pos) > maxArgs {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", pos[maxArgs])}
+	}
+	if c.newBackend != "" {
+		c.newBackend = strings.TrimRight(c.newBackend, "/")
+		if err := wallet.CheckBackendURL(c.newBackend); err != nil {
+			return nil, usageError{fmt.Sprintf("--backend %q: want http://host:port", c.newBackend)}
+		}
 	}
 	if c.statePath == "" {
 		c.statePath = c.getenv("TILLPAY_WALLET_STATE")
@@ -156,11 +181,56 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, maxArgs int) error {
 	if c.statePath == "" {
 		dir, err := os.UserConfigDir()
 		if err != nil {
-			return fmt.Errorf("no --state given and no user config directory: %w", err)
+			return nil, fmt.Errorf("no --state given and no user config directory: %w", err)
 		}
 		c.statePath = filepath.Join(dir, "tillpay", "wallet.json")
 	}
-	return nil
+	return pos, nil
+}
+
+// parseInterspersed parses args with fs, letting flags come before, between
+// and after positional arguments, which it returns in order. A "--" where a
+// flag could be ends the flags: everything after it is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if endedByDashDash(fs, args[:len(args)-len(rest)]) {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// endedByDashDash reports whether the flags fs parsed (consumed, which
+// parsed without error) ended with a "--" that ends the flags, rather than
+// with a "--" that is a flag's value.
+func endedByDashDash(fs *flag.FlagSet, consumed []string) bool {
+	for i := 0; i < len(consumed); i++ {
+		a := consumed[i]
+		if a == "--" {
+			return true
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		i++ // the next argument is the flag's value
+	}
+	return false
 }
 
 // explain turns an error into one line a person can act on.
@@ -175,6 +245,9 @@ func (c *cli) explain(err error) string {
 		msg = "the backend refused the payer id or password"
 	case errors.Is(err, client.ErrUnreachable):
 		msg = fmt.Sprintf("cannot reach the payment backend at %s: %v", c.backend, err)
+		if c.name != "enrol" && c.name != "enroll" {
+			msg += "; if it moved, add --backend http://host:port"
+		}
 	case errors.Is(err, context.DeadlineExceeded):
 		msg = fmt.Sprintf("the payment backend at %s did not answer in time", c.backend)
 	default:
@@ -183,10 +256,21 @@ func (c *cli) explain(err error) string {
 	return strings.Join(strings.Fields(msg), " ")
 }
 
+// open opens the wallet, pointing it at --backend first if given.
 func (c *cli) open() (*wallet.Wallet, error) {
 	w, err := wallet.Open(c.statePath, wallet.WithClock(c.now))
 	if err != nil {
 		return nil, err
+	}
+	if c.newBackend != "" {
+		old := w.State().BackendURL
+		changed, err := w.SetBackendURL(c.newBackend)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			fmt.Fprintf(c.stderr, "wallet %s: now using the payment backend at %s (was %s)\n", c.name, w.State().BackendURL, old)
+		}
 	}
 	c.backend = w.State().BackendURL
 	return w, nil
@@ -255,7 +339,7 @@ func (c *cli) enrol(ctx context.Context, args []string) error {
 	fs.StringVar(&cr.PayerID, "payer", "", "payer id")
 	fs.StringVar(&cr.Password, "password", "", "payer password")
 	fs.StringVar(&demo, "demo", "", "enrol the payer of this demo file (paybackend demo-setup --out)")
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if demo != "" {
@@ -362,11 +446,11 @@ type codeJSON struct {
 }
 
 func (c *cli) code(ctx context.Context, args []string) error {
-	fs := c.flags()
+	fs := c.onlineFlags()
 	next := fs.Bool("next", false, "the last code was used (offline): move on to a fresh one")
 	offline := fs.Bool("offline", false, "do not ask the backend about uses and its clock")
 	noWait := fs.Bool("no-wait", false, "fail instead of waiting when this minute's codes are spent")
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	w, err := c.open()
@@ -472,14 +556,14 @@ func writePNGs(dir string, code wallet.Code) ([]string, error) {
 var Window func(ctx context.Context, w *wallet.Wallet) error
 
 func (c *cli) show(ctx context.Context, args []string) error {
-	fs := c.flags()
+	fs := c.onlineFlags()
 	window := fs.Bool("window", false, "show the code in a window (QR code and barcode, refreshed after each use)")
 	next := fs.Bool("next", false, "the last code was used (offline): move on to a fresh one")
 	offline := fs.Bool("offline", false, "do not ask the backend about uses and its clock")
 	noWait := fs.Bool("no-wait", false, "fail instead of waiting when this minute's codes are spent")
 	pngDir := fs.String("png", "", "also write qr.png and code128.png into this directory")
 	d := c.drawFlags(fs)
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	w, err := c.open()
@@ -521,11 +605,11 @@ func (c *cli) show(ctx context.Context, args []string) error {
 // ---- watch ----
 
 func (c *cli) watch(ctx context.Context, args []string) error {
-	fs := c.flags()
+	fs := c.onlineFlags()
 	poll := fs.Duration("poll", 2*time.Second, "how often to ask the backend whether the code was used")
 	present := fs.String("present", "", "type each new code into a simulated scan gun: tcp=HOST:PORT")
 	d := c.drawFlags(fs)
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *poll < 100*time.Millisecond {
@@ -652,8 +736,8 @@ func (c *cli) online(ctx context.Context) (*wallet.Wallet, *client.Payer, error)
 }
 
 func (c *cli) balance(ctx context.Context, args []string) error {
-	fs := c.flags()
-	if err := c.parse(fs, args, 0); err != nil {
+	fs := c.onlineFlags()
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	_, p, err := c.online(ctx)
@@ -674,25 +758,20 @@ func (c *cli) balance(ctx context.Context, args []string) error {
 }
 
 func (c *cli) inbox(ctx context.Context, args []string) error {
-	fs := c.flags()
+	fs := c.onlineFlags()
 	all := fs.Bool("all", false, "every notification, not only the new ones")
-	if err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	w, p, err := c.online(ctx)
 	if err != nil {
 		return err
 	}
-	// Sync reads the new notifications and moves past used codes.
-	res, err := w.Sync(ctx, p)
+	// The notifications not shown yet (even those read to learn of used
+	// codes), or all of them; from now on they count as shown.
+	ns, err := w.Inbox(ctx, p, *all)
 	if err != nil {
 		return err
-	}
-	ns := res.Notifications
-	if *all {
-		if ns, err = p.Inbox(ctx, 0); err != nil {
-			return err
-		}
 	}
 	if c.json {
 		if ns == nil {
@@ -723,64 +802,135 @@ func noteKind(n api.Notification) string {
 }
 
 func (c *cli) confirm(ctx context.Context, args []string) error {
-	fs := c.flags()
+	fs := c.onlineFlags()
 	decline := fs.Bool("decline", false, "decline the payment instead")
-	// Let the order come before or after the flags.
-	var order string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		order, args = args[0], args[1:]
-	}
-	if err := c.parse(fs, args, 1); err != nil {
+	pos, err := c.parse(fs, args, 1)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 1 {
-		if order != "" {
-			return usageError{"give one order"}
-		}
-		order = fs.Arg(0)
+	var order string
+	if len(pos) == 1 {
+		order = pos[0]
 	}
 	_, p, err := c.online(ctx)
 	if err != nil {
 		return err
 	}
 	if order == "" {
-		ps, err := p.Pending(ctx)
-		if err != nil {
-			return err
-		}
-		if c.json {
-			if ps == nil {
-				ps = []api.PendingPayment{}
-			}
-			return c.printJSON(api.PendingResponse{Payments: ps})
-		}
-		if len(ps) == 0 {
-			fmt.Fprintln(c.stdout, "no payment is waiting for confirmation")
-			return nil
-		}
-		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ORDER\tMERCHANT\tAMOUNT\tEXPIRES")
-		for _, pp := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", pp.Order, pp.Merchant, pp.Amount.Decimal(), pp.Amount.Currency,
-				pp.Expires.Local().Format("15:04:05"))
-		}
-		tw.Flush()
-		fmt.Fprintln(c.stdout, "confirm one with: wallet confirm ORDER   (or --decline)")
-		return nil
+		return c.listPending(ctx, p)
 	}
-	if err := p.Confirm(ctx, order, !*decline); err != nil {
+	approve := !*decline
+	o, err := p.Confirm(ctx, order, approve)
+	if err != nil {
 		if client.IsCode(err, api.ErrNotFound) {
 			return fmt.Errorf("no payment %s is waiting for confirmation (expired, or already answered)", order)
 		}
 		return err
 	}
-	verb := "confirmed"
-	if *decline {
-		verb = "declined"
+	var bal *api.BalanceResponse
+	if o.Status == api.StatusPaid || o.Reason == api.ReasonInsufficientBalance {
+		// Best effort: the payer wants to know what is left.
+		bctx, cancel := context.WithTimeout(ctx, syncTimeout)
+		if b, err := p.Balance(bctx); err == nil {
+			bal = &b
+		}
+		cancel()
 	}
+	line, ok := confirmOutcome(order, o, approve, bal)
 	if c.json {
-		return c.printJSON(map[string]any{"order": order, "approved": !*decline})
+		if err := c.printJSON(o); err != nil {
+			return err
+		}
+	} else if ok {
+		fmt.Fprintln(c.stdout, line)
 	}
-	fmt.Fprintf(c.stdout, "%s payment %s\n", verb, order)
+	if !ok {
+		return errors.New(line)
+	}
 	return nil
 }
+
+// listPending prints the payments waiting for the payer's confirmation.
+func (c *cli) listPending(ctx context.Context, p *client.Payer) error {
+	ps, err := p.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if ps == nil {
+			ps = []api.PendingPayment{}
+		}
+		return c.printJSON(api.PendingResponse{Payments: ps})
+	}
+	if len(ps) == 0 {
+		fmt.Fprintln(c.stdout, "no payment is waiting for confirmation")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORDER\tMERCHANT\tAMOUNT\tEXPIRES")
+	for _, pp := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", pp.Order, pp.Merchant, pp.Amount.Decimal(), pp.Amount.Currency,
+			pp.Expires.Local().Format("15:04:05"))
+	}
+	tw.Flush()
+	fmt.Fprintln(c.stdout, "confirm one with: wallet confirm ORDER   (or --decline)")
+	return nil
+}
+
+// confirmOutcome says in one line what became of the payment ref after the
+// payer approved (or declined) it, o being the order as the backend answered,
+// and bal the balance after, if known. ok is whether the payer got what they
+// asked for: an approval that ended paid, or a refusal that ended with no
+// money taken (declined, or cancelled before it).
+func confirmOutcome(ref string, o api.Order, approve bool, bal *api.BalanceResponse) (line string, ok bool) {
+	amount := o.Amount.String()
+	balance := ""
+	if bal != nil {
+		balance = bal.Balance.String()
+	}
+	switch o.Status {
+	case api.StatusPaid:
+		if !approve {
+			return fmt.Sprintf("not declined: %s was already paid (%s taken)", ref, amount), false
+		}
+		if balance != "" {
+			return fmt.Sprintf("paid: %s %s taken; balance %s", ref, amount, balance), true
+		}
+		return fmt.Sprintf("paid: %s %s taken", ref, amount), true
+	case api.StatusDeclined, api.StatusCancelled:
+		if !approve && o.Reason == api.ReasonPayerDeclined {
+			return fmt.Sprintf("declined: %s %s; no money was taken", ref, amount), true
+		}
+		var why, advice string
+		switch o.Reason {
+		case api.ReasonInsufficientBalance:
+			why, advice = "your balance is too low", "top up, then ask the cashier to scan a new code"
+			if balance != "" {
+				why = fmt.Sprintf("your balance (%s) is too low", balance)
+			}
+		case api.ReasonCancelled:
+			why = "the shop cancelled the payment before you confirmed it"
+		case api.ReasonPayerTimeout:
+			why, advice = "it was not confirmed in time and was cancelled", "ask the cashier to scan a new code"
+		case api.ReasonPayerDeclined:
+			why, advice = "you had already declined it", "ask the cashier to scan a new code"
+		default:
+			why = o.Message
+			if why == "" {
+				why = words(o.Reason)
+			}
+		}
+		if approve && advice != "" {
+			why += "; " + advice
+		}
+		return fmt.Sprintf("%s: %s %s not taken: %s", o.Status, ref, amount, why), !approve
+	case api.StatusWaitingPayer:
+		return fmt.Sprintf("still waiting: %s %s: the backend did not record your answer; try again", ref, amount), false
+	case api.StatusRefunded, api.StatusPartRefunded:
+		return fmt.Sprintf("already answered: %s was paid earlier (%s) and has since been %s", ref, amount, words(o.Status)), false
+	}
+	return fmt.Sprintf("%s: %s %s: unexpected status from the backend", words(o.Status), ref, amount), false
+}
+
+// words turns a status or reason code into words: "partially refunded".
+func words(code string) string { return strings.ReplaceAll(code, "_", " ") }

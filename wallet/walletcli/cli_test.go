@@ -5,17 +5,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"image/png"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"tillpay/backend/api"
+	"tillpay/money"
 	"tillpay/paycode"
 	"tillpay/wallet/wallettest"
 )
@@ -305,24 +308,195 @@ func TestConfirm(t *testing.T) {
 	if rc != 0 || !strings.Contains(out, "no payment is waiting") {
 		t.Errorf("confirm with none: %d %q", rc, out)
 	}
-	h.fb.AddPending("m1/big1", 250000)
+	h.fb.AddPending("m1/big1", 60000)
 	h.fb.AddPending("m1/big2", 300000)
+	h.fb.AddPending("m1/big3", 250000)
+	h.fb.AddPending("m1/big4", 1000)
 	rc, out, _ = h.run("confirm")
-	if rc != 0 || !strings.Contains(out, "m1/big1") || !strings.Contains(out, "2500.00 CNY") {
+	if rc != 0 || !strings.Contains(out, "m1/big1") || !strings.Contains(out, "3000.00 CNY") {
 		t.Errorf("confirm list: %d %q", rc, out)
 	}
-	if rc, out, _ := h.run("confirm", "m1/big1"); rc != 0 || !strings.Contains(out, "confirmed payment m1/big1") {
-		t.Errorf("confirm: %d %q", rc, out)
+	// Paid: the money is taken, and the payer sees the new balance.
+	if rc, out, errs := h.run("confirm", "m1/big1"); rc != 0 || !strings.Contains(out, "paid: m1/big1 600.00 CNY taken") ||
+		!strings.Contains(out, "balance 400.00 CNY") {
+		t.Errorf("confirm: %d %q %q", rc, out, errs)
 	}
-	if rc, out, _ := h.run("confirm", "--decline", "m1/big2"); rc != 0 || !strings.Contains(out, "declined") {
-		t.Errorf("decline: %d %q", rc, out)
+	// The balance (400.00) does not cover 3000.00: declined, exit 1, and
+	// said so in words.
+	rc, out, errs := h.run("confirm", "m1/big2")
+	if rc != 1 || strings.Contains(out, "paid") || !strings.Contains(errs, "declined: m1/big2 3000.00 CNY not taken") ||
+		!strings.Contains(errs, "balance") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("confirm without the money: %d %q %q", rc, out, errs)
+	}
+	// A refusal, flags after the order.
+	if rc, out, errs := h.run("confirm", "m1/big3", "--decline"); rc != 0 || !strings.Contains(out, "declined: m1/big3") {
+		t.Errorf("decline: %d %q %q", rc, out, errs)
 	}
 	if rc, _, errs := h.run("confirm", "m1/big2"); rc != 1 || !strings.Contains(errs, "no payment m1/big2 is waiting") {
 		t.Errorf("answered twice: %d %q", rc, errs)
 	}
+	// --json prints the order.
+	rc, out, errs = h.run("confirm", "--json", "m1/big4")
+	var o api.Order
+	if rc != 0 || json.Unmarshal([]byte(out), &o) != nil || o.Status != api.StatusPaid || o.Amount.Minor != 1000 || o.MerchantOrder != "big4" {
+		t.Errorf("confirm --json: %d %q %q", rc, out, errs)
+	}
 	got := h.fb.Confirms()
-	if len(got) != 2 || !got[0].Approve || got[1].Approve {
+	if len(got) != 4 || !got[0].Approve || !got[1].Approve || got[2].Approve {
 		t.Errorf("backend saw %+v", got)
+	}
+}
+
+func TestConfirmOutcomeWords(t *testing.T) {
+	amt := money.Amount{Minor: 110000, Currency: "CNY"}
+	low := &api.BalanceResponse{Balance: money.Amount{Minor: 5000, Currency: "CNY"}}
+	cases := []struct {
+		status, reason string
+		approve        bool
+		bal            *api.BalanceResponse
+		ok             bool
+		want           string
+	}{
+		{api.StatusPaid, "", true, low, true, "paid: shop/x 1100.00 CNY taken; balance 50.00 CNY"},
+		{api.StatusPaid, "", true, nil, true, "paid: shop/x 1100.00 CNY taken"},
+		{api.StatusDeclined, api.ReasonInsufficientBalance, true, low, false, "your balance (50.00 CNY) is too low"},
+		{api.StatusDeclined, api.ReasonInsufficientBalance, true, nil, false, "your balance is too low"},
+		{api.StatusCancelled, api.ReasonCancelled, true, nil, false, "cancelled: shop/x 1100.00 CNY not taken: the shop cancelled"},
+		{api.StatusCancelled, api.ReasonPayerTimeout, true, nil, false, "not confirmed in time"},
+		{api.StatusDeclined, api.ReasonPayerDeclined, false, nil, true, "declined: shop/x 1100.00 CNY; no money was taken"},
+		{api.StatusDeclined, api.ReasonPayerDeclined, true, nil, false, "you had already declined it"},
+		{api.StatusPaid, "", false, nil, false, "already paid"},
+		{api.StatusCancelled, api.ReasonPayerTimeout, false, nil, true, "not confirmed in time"},
+		{api.StatusWaitingPayer, "", true, nil, false, "still waiting"},
+	}
+	for _, c := range cases {
+		o := api.Order{Status: c.status, Reason: c.reason, Amount: amt}
+		line, ok := confirmOutcome("shop/x", o, c.approve, c.bal)
+		if ok != c.ok || !strings.Contains(line, c.want) || strings.Contains(line, "\n") {
+			t.Errorf("%s/%s approve %v: %q %v, want %q %v", c.status, c.reason, c.approve, line, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestInboxNotConsumedBySync(t *testing.T) {
+	h := newHarness(t)
+	h.enrol()
+	c1 := h.codeJSON()
+	if err := h.fb.Pay(c1.Digits, 1250); err != nil {
+		t.Fatal(err)
+	}
+	// Making codes reads the inbox to learn that c1 was used…
+	if c2 := h.codeJSON(); c2.Counter <= c1.Counter {
+		t.Fatalf("the wallet did not move on: %+v", c2)
+	}
+	if rc, _, errs := h.run("show"); rc != 0 {
+		t.Fatalf("show: %d %q", rc, errs)
+	}
+	// …but the payer has not seen the deduction yet.
+	rc, out, errs := h.run("inbox")
+	if rc != 0 || !strings.Contains(out, "12.50 CNY") || !strings.Contains(out, "debit") {
+		t.Fatalf("inbox after code: %d %q %q", rc, out, errs)
+	}
+	if rc, out, _ := h.run("inbox"); rc != 0 || !strings.Contains(out, "no new notifications") {
+		t.Errorf("inbox again: %d %q", rc, out)
+	}
+	if rc, out, _ := h.run("inbox", "--all", "--json"); rc != 0 || !strings.Contains(out, `"minor": 1250`) {
+		t.Errorf("inbox --all: %d %q", rc, out)
+	}
+}
+
+func TestFlagsAnywhere(t *testing.T) {
+	h := newHarness(t)
+	h.enrol()
+	h.fb.AddPending("m1/big2", 300000)
+	h.fb.AddPending("m1/big3", 300000)
+	// The shape that failed: flags on both sides of the order.
+	rc, out, errs := h.run("confirm", "m1/big2", "--decline")
+	if rc != 0 || !strings.Contains(out, "declined: m1/big2") {
+		t.Fatalf("confirm ORDER --decline: %d %q %q", rc, out, errs)
+	}
+	rc, out, errs = h.run("confirm", "--json", "m1/big3", "--decline")
+	var o api.Order
+	if rc != 0 || json.Unmarshal([]byte(out), &o) != nil || o.Reason != api.ReasonPayerDeclined {
+		t.Fatalf("confirm --json ORDER --decline: %d %q %q", rc, out, errs)
+	}
+	if got := h.fb.Confirms(); len(got) != 2 || got[0].Approve || got[1].Approve {
+		t.Errorf("backend saw %+v", got)
+	}
+	// After --, everything is an argument, even what looks like a flag.
+	if rc, _, errs := h.run("confirm", "--", "--decline"); rc != 1 || !strings.Contains(errs, `no payment --decline is waiting`) {
+		t.Errorf("confirm -- --decline: %d %q", rc, errs)
+	}
+	cases := []struct {
+		args []string
+		rc   int
+		want string
+	}{
+		{[]string{"code", "--offline", "--", "--json"}, 2, `unexpected argument "--json"`},
+		{[]string{"confirm", "a/1", "b/2"}, 2, `unexpected argument "b/2"`},
+		{[]string{"confirm", "a/1", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"inbox", "x", "--all"}, 2, `unexpected argument "x"`},
+	}
+	for _, c := range cases {
+		if rc, _, errs := h.run(c.args...); rc != c.rc || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d %q, want %d and %q", c.args, rc, errs, c.rc, c.want)
+		}
+	}
+	// Flags after a positional argument take effect, and --json after it.
+	if rc, out, _ := h.run("code", "--offline", "--json"); rc != 0 || !strings.HasPrefix(out, "{") {
+		t.Errorf("code --offline --json: %d %q", rc, out)
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	cases := []struct {
+		args []string
+		pos  []string
+		str  string
+		b    bool
+	}{
+		{[]string{"a", "-b", "c"}, []string{"a", "c"}, "", true},
+		{[]string{"-s", "x", "a", "--b"}, []string{"a"}, "x", true},
+		{[]string{"a", "--", "-b", "-s"}, []string{"a", "-b", "-s"}, "", false},
+		{[]string{"-s", "--", "a", "-b"}, []string{"a"}, "--", true}, // "--" as a flag's value
+		{[]string{"--s=--", "--", "-b"}, []string{"-b"}, "--", false},
+		{[]string{"-", "-b=false", "z"}, []string{"-", "z"}, "", false},
+		{nil, nil, "", false},
+	}
+	for _, c := range cases {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		s := fs.String("s", "", "")
+		b := fs.Bool("b", false, "")
+		pos, err := parseInterspersed(fs, c.args)
+		if err != nil || !slices.Equal(pos, c.pos) || *s != c.str || *b != c.b {
+			t.Errorf("%q: %q s=%q b=%v %v; want %q s=%q b=%v", c.args, pos, *s, *b, err, c.pos, c.str, c.b)
+		}
+	}
+}
+
+func TestBackendFlagRefusesBadURL(t *testing.T) {
+	h := newHarness(t)
+	h.enrol()
+	before, err := os.ReadFile(h.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"code", "show", "watch", "balance", "inbox", "confirm"} {
+		for _, bad := range []string{"nonsense", "127.0.0.1:80", "ftp://127.0.0.1:21"} {
+			rc, out, errs := h.run(cmd, "--backend", bad)
+			if rc != 2 || !strings.Contains(errs, "--backend") || !strings.Contains(errs, "http://host:port") || out != "" {
+				t.Errorf("%s --backend %s: %d %q %q", cmd, bad, rc, out, errs)
+			}
+		}
+	}
+	if after, _ := os.ReadFile(h.state); !bytes.Equal(before, after) {
+		t.Error("a refused --backend changed the state file")
+	}
+	// A good one is remembered.
+	rc, _, errs := h.run("balance", "--backend", h.fb.URL+"/")
+	if rc != 0 {
+		t.Fatalf("balance --backend: %d %q", rc, errs)
 	}
 }
 
@@ -397,4 +571,32 @@ func TestWatch(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("watch did not end on cancel")
 	}
+}
+
+func FuzzParseInterspersed(f *testing.F) {
+	for _, s := range []string{"confirm\x00--state\x00w.json\x00shop/big2\x00--decline", "a\x00--\x00-b", "-s\x00--\x00a", "--s=x\x00-\x00-b=true"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.String("s", "", "")
+		fs.Bool("b", false, "")
+		pos, err := parseInterspersed(fs, args)
+		if err != nil {
+			return
+		}
+		// The positional arguments are some of args, in their order.
+		i := 0
+		for _, p := range pos {
+			for i < len(args) && args[i] != p {
+				i++
+			}
+			if i == len(args) {
+				t.Fatalf("%q: positional %q is not in order in the arguments (got %q)", args, p, pos)
+			}
+			i++
+		}
+	})
 }

@@ -1,7 +1,8 @@
 // Package wallettest is a fake of the payment backend's payer API for tests
 // of the wallet: real HTTP (httptest on loopback), one payer, codes verified
 // with tillpay/paycode and refused when used twice, notifications naming the
-// code that paid, and payments waiting for confirmation.
+// code that paid, and payments waiting for confirmation, settled as the
+// real backend settles them.
 package wallettest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,6 +111,30 @@ func (b *Backend) AddPending(order string, amount int64) {
 		Amount: cny(amount), Expires: b.Now().Add(time.Minute)})
 }
 
+// answer settles the waiting payment p as the real backend does: an
+// approval pays if the balance covers it and is declined otherwise; a
+// refusal is declined. It returns the order as it stands after.
+func (b *Backend) answer(p api.PendingPayment, approve bool) api.Order {
+	now := b.Now()
+	_, mo, _ := strings.Cut(p.Order, "/")
+	o := api.Order{MerchantOrder: mo, Amount: p.Amount, Refunded: cny(0), PayerID: b.PayerID,
+		ScanTime: now, Created: now, Updated: now}
+	switch {
+	case !approve:
+		o.Status, o.Reason = api.StatusDeclined, api.ReasonPayerDeclined
+	case p.Amount.Minor > b.balance:
+		o.Status, o.Reason = api.StatusDeclined, api.ReasonInsufficientBalance
+	default:
+		o.Status = api.StatusPaid
+		b.balance -= p.Amount.Minor
+		b.inbox = append(b.inbox, api.Notification{
+			ID: int64(len(b.inbox) + 1), Kind: "debit", Order: p.Order, Merchant: p.Merchant,
+			Amount: p.Amount, Balance: cny(b.balance), Time: now,
+		})
+	}
+	return o
+}
+
 // Confirms returns the confirmations received.
 func (b *Backend) Confirms() []api.ConfirmRequest {
 	b.mu.Lock()
@@ -190,7 +216,7 @@ func (b *Backend) Handler() http.Handler {
 			if p.Order == req.Order {
 				b.pending = append(b.pending[:i], b.pending[i+1:]...)
 				b.confirms = append(b.confirms, req)
-				reply(w, struct{}{})
+				reply(w, b.answer(p, req.Approve))
 				return
 			}
 		}
