@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tillpay/backend/api"
 	"tillpay/backend/client"
+	"tillpay/internal/lockedbuf"
 	"tillpay/money"
 	"tillpay/paycode"
 )
@@ -284,7 +284,7 @@ func TestOnlineScanTime(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &lockedbuf.Buffer{}
 	e := newEnv(t, WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
 	w := e.payer("gus", 10_000)
 	body, _ := json.Marshal(api.PayRequest{MerchantOrder: "a-1", Code: e.code(w), Amount: cny(100)})
@@ -459,23 +459,4 @@ func TestSetPayerLimits(t *testing.T) {
 		t.Errorf("limits changed by refused calls: %+v", p2)
 	}
 	e.audit()
-}
-
-// lockedBuffer is a bytes.Buffer that server goroutines write while a test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

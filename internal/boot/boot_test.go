@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"tillpay/backend/backendcli"
 	"tillpay/backend/client"
 	"tillpay/config"
+	"tillpay/internal/lockedbuf"
 	"tillpay/wallet"
 )
 
@@ -27,24 +27,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// logBuffer collects log output for a test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestDemoWalletFollowsBundledBackend starts a till with the bundled
 // backend twice on one data directory: the second start points the demo
 // wallet, enrolled on the first, at the backend's new address.
@@ -54,7 +36,7 @@ func TestDemoWalletFollowsBundledBackend(t *testing.T) {
 	}
 	t.Setenv(asBackend, "1")
 	ctx := context.Background()
-	var logs logBuffer
+	var logs lockedbuf.Buffer
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "till")
 	opt := Options{Config: cfg, BackendCommand: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
@@ -117,7 +99,7 @@ func TestRepointWallet(t *testing.T) {
 	if err := wallet.SaveState(path, st); err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs lockedbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 
 	if err := repointWallet(path, "http://127.0.0.1:40002", log); err != nil {
@@ -131,7 +113,7 @@ func TestRepointWallet(t *testing.T) {
 		t.Errorf("log: %q", out)
 	}
 	// The same address again: nothing to say.
-	logs = logBuffer{}
+	logs.Reset()
 	if err := repointWallet(path, "http://127.0.0.1:40002", log); err != nil || logs.String() != "" {
 		t.Errorf("same address: %v, log %q", err, logs.String())
 	}

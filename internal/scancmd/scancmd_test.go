@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +14,12 @@ import (
 
 	"tillpay/drivers/hid"
 	"tillpay/drivers/serial"
+	"tillpay/internal/lockedbuf"
 	"tillpay/scanner"
 )
 
-// syncBuffer is a bytes.Buffer that a test can read while ScanTest writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor waits until the output holds want n times.
-func waitFor(t *testing.T, out *syncBuffer, want string, n int) {
+func waitFor(t *testing.T, out *lockedbuf.Buffer, want string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for strings.Count(out.String(), want) < n {
@@ -81,7 +63,7 @@ func TestScanTestThroughPty(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &lockedbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- ScanTest(ctx, out, []string{addr},

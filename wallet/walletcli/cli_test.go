@@ -13,33 +13,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tillpay/backend/api"
+	"tillpay/internal/lockedbuf"
 	"tillpay/money"
 	"tillpay/paycode"
 	"tillpay/wallet/wallettest"
 )
-
-// lockedBuffer is an output that a running command and the test share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type harness struct {
 	t     *testing.T
@@ -56,7 +38,7 @@ func newHarness(t *testing.T) *harness {
 // run runs the wallet in-process and returns its exit status and output.
 func (h *harness) run(args ...string) (int, string, string) {
 	h.t.Helper()
-	var out, errb lockedBuffer
+	var out, errb lockedbuf.Buffer
 	code := run(context.Background(), append(args[:1:1], append([]string{"--state", h.state}, args[1:]...)...), env{
 		stdout: &out, stderr: &errb, now: h.now, getenv: func(string) string { return "" },
 	})
@@ -184,7 +166,7 @@ func TestExhaustedStep(t *testing.T) {
 	// Waiting (the default) is cut short by the context.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	var out, errb lockedBuffer
+	var out, errb lockedbuf.Buffer
 	rc = run(ctx, []string{"code", "--state", h.state, "--offline"}, env{stdout: &out, stderr: &errb, now: h.now, getenv: os.Getenv})
 	if rc != 1 || !strings.Contains(errb.String(), "waiting") || out.String() != "" {
 		t.Fatalf("waiting code: %d %q %q", rc, out.String(), errb.String())
