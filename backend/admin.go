@@ -109,6 +109,9 @@ type NewPayer struct {
 	OfflineCredit int64
 	// Webhook, if set, receives each notification as a JSON POST.
 	Webhook string
+	// Currency of the limits: the backend's (Service.Currency) if empty;
+	// another one is refused.
+	Currency string
 }
 
 // AddPayer creates a payer with an empty account.
@@ -122,6 +125,9 @@ func (s *Service) AddPayer(ctx context.Context, p NewPayer) error {
 	if p.PasswordFreeLimit < 0 || p.PasswordFreeLimit > money.MaxMinor ||
 		p.OfflineCredit < 0 || p.OfflineCredit > money.MaxMinor {
 		return badRequest("limits must lie between 0 and %d", money.MaxMinor)
+	}
+	if err := s.checkAmountCurrency(p.Currency); err != nil {
+		return err
 	}
 	if p.Webhook != "" {
 		if u, err := url.Parse(p.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -160,6 +166,25 @@ type PayerLimits struct {
 	PasswordFreeLimit *int64
 	// OfflineCredit: how far below zero offline payments may take the balance.
 	OfflineCredit *int64
+	// Currency of the limits: the backend's (Service.Currency) if empty;
+	// another one is refused.
+	Currency string
+}
+
+// checkAmountCurrency refuses amounts given in another currency than the
+// backend's; an empty code means the backend's.
+func (s *Service) checkAmountCurrency(code string) error {
+	if code == "" {
+		return nil
+	}
+	c, err := money.LookupCurrency(code)
+	if err != nil {
+		return badRequest("currency: %v", err)
+	}
+	if c.Code != s.cfg.currency {
+		return badRequest("this backend keeps accounts in %s, not %s", s.cfg.currency, c.Code)
+	}
+	return nil
 }
 
 // SetPayerLimits changes a payer's password-free limit or offline credit (or
@@ -173,6 +198,9 @@ func (s *Service) SetPayerLimits(ctx context.Context, payer string, l PayerLimit
 		if v != nil && (*v < 0 || *v > money.MaxMinor) {
 			return badRequest("limits must lie between 0 and %d", money.MaxMinor)
 		}
+	}
+	if err := s.checkAmountCurrency(l.Currency); err != nil {
+		return err
 	}
 	_, err := s.w.do1(ctx, func(t *txn) (any, error) {
 		res, err := t.exec(`UPDATE payers SET free_limit = coalesce(?, free_limit),
@@ -363,32 +391,6 @@ type pwCacheEntry struct {
 
 const pwCacheTTL = 5 * time.Minute
 
-// authenticatePayer checks a payer's password.
-func (s *Service) authenticatePayer(ctx context.Context, id, pw string) error {
-	var stored string
-	err := s.readRow(ctx, "SELECT pw_hash FROM payers WHERE id = ?", []any{id}, &stored)
-	if err != nil && !isNoRows(err) {
-		return fmt.Errorf("storage: %w", err)
-	}
-	unauthorized := &Error{401, api.ErrUnauthorized, "wrong payer id or password"}
-	if isNoRows(err) {
-		checkPassword("pbkdf2-sha256$1$AAAA$AAAA", pw) // keep some timing parity
-		return unauthorized
-	}
-	digest := sha256.Sum256([]byte(stored + "\x00" + pw))
-	if v, ok := s.pwCache.Load(id); ok {
-		e := v.(pwCacheEntry)
-		if e.hash == stored && s.now().Before(e.until) && subtle.ConstantTimeCompare(e.digest[:], digest[:]) == 1 {
-			return nil
-		}
-	}
-	if !checkPassword(stored, pw) {
-		return unauthorized
-	}
-	s.pwCache.Store(id, pwCacheEntry{hash: stored, digest: digest, until: s.now().Add(pwCacheTTL)})
-	return nil
-}
-
 // Demo identities made by DemoSetup.
 const (
 	DemoMerchantID = "demo-shop"
@@ -406,10 +408,10 @@ func (s *Service) DemoSetup(ctx context.Context, prev *api.DemoFile) (api.DemoFi
 	if err := s.AddMerchant(ctx, DemoMerchantID, "Demo shop"); err != nil && !isCode(err, api.ErrConflict) {
 		return out, err
 	}
-	// Reuse the demo merchant's first terminal, else make one.
+	// Reuse the demo merchant's first terminal not revoked, else make one.
 	var tid string
 	var box []byte
-	err := s.readRow(ctx, "SELECT id, key_sealed FROM terminals WHERE merchant = ? ORDER BY created, id LIMIT 1",
+	err := s.readRow(ctx, "SELECT id, key_sealed FROM terminals WHERE merchant = ? AND revoked IS NULL ORDER BY created, id LIMIT 1",
 		[]any{DemoMerchantID}, &tid, &box)
 	switch {
 	case err == nil:

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -136,21 +137,31 @@ func (s *Service) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// TerminalHandler wraps h with terminal authentication: it reads the body
-// (at most limit bytes), checks the request's signature and hands h the
-// terminal and the body. Unauthenticated requests get 401 and reach nothing.
+// TerminalHandler wraps h with terminal authentication: it checks the
+// Authorization header (form, time, a terminal that exists and is not
+// revoked) before it reads the body, then reads the body (at most limit
+// bytes), checks the request's signature over it and hands h the terminal
+// and the body. Unauthenticated requests get 401 and reach nothing.
 func (s *Service) TerminalHandler(limit int64, h func(http.ResponseWriter, *http.Request, *Terminal, []byte)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(err error) {
+			id, _, _, _ := api.ParseAuthorization(r.Header.Get("Authorization"))
+			s.refused(r, "terminal", id, err)
+			s.answer(w, nil, err)
+		}
+		t, ts, sig, err := s.preauthTerminal(r.Context(), r)
+		if err != nil {
+			w.Header().Set("Connection", "close") // an unread body is not drained
+			refuse(err)
+			return
+		}
 		body, err := readBody(w, r, limit)
 		if err != nil {
 			s.answer(w, nil, err)
 			return
 		}
-		t, err := s.AuthenticateTerminal(r.Context(), r, body)
-		if err != nil {
-			id, _, _, _ := api.ParseAuthorization(r.Header.Get("Authorization"))
-			s.refused(r, "terminal", id, err)
-			s.answer(w, nil, err)
+		if err := s.checkSignature(t, r, ts, sig, body); err != nil {
+			refuse(err)
 			return
 		}
 		h(w, r, t, body)
@@ -176,18 +187,56 @@ func (s *Service) payerHandler(h func(http.ResponseWriter, *http.Request, string
 }
 
 // refused logs a request refused for its credentials (401), so that an
-// operator sees a terminal with a wrong key or someone guessing passwords.
-// who is the claimed terminal or payer id, as sent; never a secret.
+// operator sees a terminal with a wrong key or someone guessing passwords,
+// at most refusalLogsPerSecond lines a second (a flood is counted, not
+// written). who is the claimed terminal or payer id, as sent; never a
+// secret.
 func (s *Service) refused(r *http.Request, kind, who string, err error) {
 	var e *Error
 	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
 		return
 	}
+	ok, suppressed := s.refusals.take(s.now())
+	if !ok {
+		return
+	}
 	if len(who) > 64 {
 		who = who[:64] + "…"
 	}
-	s.log.Warn("request refused: not authenticated", "kind", kind, "id", who, "path", r.URL.Path,
-		"remote", r.RemoteAddr, "reason", e.Message)
+	attrs := []any{"kind", kind, "id", who, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", authReason(err)}
+	if suppressed > 0 {
+		attrs = append(attrs, "not_logged_before", suppressed)
+	}
+	s.log.Warn("request refused: not authenticated", attrs...)
+}
+
+// refusalLogsPerSecond bounds the log lines of refused credentials.
+const refusalLogsPerSecond = 10
+
+// logBudget lets through at most refusalLogsPerSecond log lines in each
+// second of the service's clock, and counts the lines it holds back.
+type logBudget struct {
+	mu         sync.Mutex
+	second     int64
+	used       int
+	suppressed int
+}
+
+// take reports whether a line may be written now and, if so, how many were
+// held back since the last one written.
+func (b *logBudget) take(now time.Time) (ok bool, suppressed int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if sec := now.Unix(); sec != b.second {
+		b.second, b.used = sec, 0
+	}
+	if b.used >= refusalLogsPerSecond {
+		b.suppressed++
+		return false, 0
+	}
+	b.used++
+	suppressed, b.suppressed = b.suppressed, 0
+	return true, suppressed
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -248,8 +297,10 @@ func (s *Service) answer(w http.ResponseWriter, v any, err error) {
 		s.log.Error("a sealed value does not open", "err", err)
 		e = &Error{http.StatusInternalServerError, api.ErrInternal, "the backend cannot read its keys"}
 	default:
+		// The cause stays in the log: its text may name files and
+		// internals that are no client's business.
 		s.log.Error("request failed", "err", err)
-		e = &Error{http.StatusServiceUnavailable, api.ErrUnavailable, "the backend could not finish: " + err.Error()}
+		e = &Error{http.StatusServiceUnavailable, api.ErrUnavailable, "the backend could not finish the request; try again (the cause is in its log)"}
 	}
 	writeJSON(w, e.Status, api.Error{Error: api.ErrorBody{Code: e.Code, Message: e.Message}})
 }

@@ -58,6 +58,30 @@ var migrations = []migration{
 			"ALTER TABLE inbox_by_reference RENAME TO inbox",
 		},
 	},
+	// Earlier versions could not revoke a terminal. Now terminals.revoked
+	// holds when one was revoked (NULL while active); every existing
+	// terminal stays active.
+	{
+		name:   "terminal revocation",
+		needed: "SELECT NOT EXISTS (SELECT 1 FROM pragma_table_info('terminals') WHERE name = 'revoked')",
+		steps:  []string{"ALTER TABLE terminals ADD COLUMN revoked INTEGER"},
+	},
+	// Earlier versions kept the currency only in each account (and took it
+	// from the command line, which could differ). Now meta records it; a
+	// database with accounts takes theirs, which must be one currency: the
+	// check counts the accounts in another currency than the first. A
+	// database without accounts gets the one it is opened with (see Open).
+	{
+		name: "currency in meta",
+		needed: `SELECT NOT EXISTS (SELECT 1 FROM meta WHERE key = 'currency')
+			AND EXISTS (SELECT 1 FROM accounts)`,
+		check: `SELECT COUNT(*) FROM accounts
+			WHERE currency <> (SELECT currency FROM accounts ORDER BY id LIMIT 1)`,
+		steps: []string{
+			`INSERT INTO meta(key, value)
+				SELECT 'currency', currency FROM accounts ORDER BY id LIMIT 1`,
+		},
+	},
 }
 
 // migrate brings a database written by an earlier version of the backend

@@ -193,3 +193,78 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+// A code presented under a merchant order number already taken is refused
+// (409), but presented all the same: a wrong token counts towards the lock
+// and a right one is used up, so that reusing an order number is no way to
+// try tokens unthrottled.
+func TestConflictingOrderPresentsItsCode(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("ida", 100_000)
+	wantStatus(t, e.pay("taken", e.code(w), 100), api.StatusPaid, "")
+	for i := range e.svc.cfg.maxFailures {
+		if _, err := e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: "taken", Code: e.forged(w), Amount: cny(100)}); !client.IsCode(err, api.ErrConflict) {
+			t.Fatalf("guess %d under a taken order number: %v, want conflict", i, err)
+		}
+	}
+	var failures int
+	var locked int64
+	if err := e.svc.st.read.QueryRow("SELECT failures, locked_until FROM enrolments WHERE payer = 'ida' AND revoked IS NULL").Scan(&failures, &locked); err != nil {
+		t.Fatal(err)
+	}
+	if failures != e.svc.cfg.maxFailures || locked <= e.clk.Now().UnixNano() {
+		t.Fatalf("after %d wrong tokens under a taken order number: failures %d, locked until %d", e.svc.cfg.maxFailures, failures, locked)
+	}
+	e.clk.Add(time.Hour) // past the lock
+	fresh := e.code(w)
+	if _, err := e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: "taken", Code: fresh, Amount: cny(100)}); !client.IsCode(err, api.ErrConflict) {
+		t.Fatalf("a right code under a taken order number: %v, want conflict", err)
+	}
+	wantStatus(t, e.pay("next", fresh, 100), api.StatusDeclined, api.ReasonCodeUsed)
+	// The payer hears of it (their wallet moves on to a fresh code); the
+	// wrong tokens told nobody.
+	notes := e.outboxNotes()["ida"]
+	if len(notes) != 2 || notes[1].Kind != "declined" || notes[1].Reason != api.ReasonOrderConflict ||
+		notes[1].Order != "shop/taken" {
+		t.Fatalf("notifications %+v, want the payment's and one declined/%s", notes, api.ReasonOrderConflict)
+	}
+	if got := e.balance("ida"); got != 100_000-100 {
+		t.Fatalf("balance %d, want %d", got, 100_000-100)
+	}
+	e.audit()
+}
+
+// A code declined as expired is dead: a back-dated offline record with
+// that code cannot pay later. Being a real code, it counts no failure.
+func TestExpiredCodeCannotBeRevivedOffline(t *testing.T) {
+	e := newEnv(t)
+	w := e.payer("jon", 100_000)
+	scan := e.clk.Now().Add(-2 * time.Hour)
+	old := e.codeAt(w, scan)
+	wantStatus(t, e.pay("late", old, 100), api.StatusDeclined, api.ReasonCodeExpired)
+	record := e.term.SignRecord(api.PayRequest{MerchantOrder: "back-dated", Code: old, Amount: cny(100), ScanTime: scan, Offline: true})
+	wantStatus(t, e.payReq(record), api.StatusDeclined, api.ReasonCodeUsed)
+	// The same within one batch: the expired presentation first, then the
+	// record, in one group.
+	scan2 := e.clk.Now().Add(-3 * time.Hour)
+	old2 := e.codeAt(w, scan2)
+	res, err := e.term.PayBatch(e.ctx, []api.PayRequest{
+		e.term.SignRecord(api.PayRequest{MerchantOrder: "b-late", Code: old2, Amount: cny(100), ScanTime: e.clk.Now(), Offline: true}),
+		e.term.SignRecord(api.PayRequest{MerchantOrder: "b-back", Code: old2, Amount: cny(100), ScanTime: scan2, Offline: true}),
+	})
+	if err != nil || res[0].Order == nil || res[0].Order.Reason != api.ReasonCodeExpired ||
+		res[1].Order == nil || res[1].Order.Reason != api.ReasonCodeUsed {
+		t.Fatalf("batch: %+v %v", res, err)
+	}
+	var failures int
+	if err := e.svc.st.read.QueryRow("SELECT failures FROM enrolments WHERE payer = 'jon' AND revoked IS NULL").Scan(&failures); err != nil {
+		t.Fatal(err)
+	}
+	if failures != 0 {
+		t.Fatalf("failures %d after expired codes, want 0", failures)
+	}
+	if got := e.balance("jon"); got != 100_000 {
+		t.Fatalf("balance %d, want 100000", got)
+	}
+	e.audit()
+}

@@ -157,6 +157,8 @@ func Message(reason string) string {
 		return "This amount needs the payer's confirmation, which an offline payment cannot get"
 	case api.ReasonCancelled:
 		return "The merchant cancelled the payment"
+	case api.ReasonOrderConflict:
+		return "The merchant order number was already used for another payment"
 	}
 	return ""
 }

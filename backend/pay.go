@@ -17,10 +17,14 @@ import (
 )
 
 // checkOrderNo validates a merchant order or refund number: 1–64 visible
-// ASCII characters.
+// ASCII characters, and not "." or "..", which as a segment of an order's
+// URL would name another path.
 func checkOrderNo(what, s string) error {
 	if s == "" || len(s) > 64 {
 		return badRequest("%s must have 1 to 64 characters", what)
+	}
+	if s == "." || s == ".." {
+		return badRequest("%s cannot be %q: it would not survive in an order's URL", what, s)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x21 || s[i] > 0x7e {
@@ -197,7 +201,8 @@ func (s *Service) checkOnlineScanTime(scan, now time.Time) error {
 // payResult is what a payment operation gives back.
 type payResult struct {
 	order *orderRow
-	fresh bool // created now (not an idempotent repeat)
+	fresh bool   // created now (not an idempotent repeat)
+	err   *Error // the answer instead of an order, with the operation's writes kept
 }
 
 // Pay takes one payment from a terminal.
@@ -213,7 +218,11 @@ func (s *Service) Pay(ctx context.Context, term *Terminal, req api.PayRequest) (
 	if ops[0].err != nil {
 		return api.Order{}, ops[0].err
 	}
-	return s.finishPay(term, ops[0].res.(payResult)), nil
+	r := ops[0].res.(payResult)
+	if r.err != nil {
+		return api.Order{}, r.err
+	}
+	return s.finishPay(term, r), nil
 }
 
 func (s *Service) finishPay(term *Terminal, r payResult) api.Order {
@@ -270,7 +279,12 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 			out[i].Error = &api.ErrorBody{Code: e.Code, Message: e.Message}
 			continue
 		}
-		o := s.finishPay(term, op.res.(payResult))
+		r := op.res.(payResult)
+		if r.err != nil {
+			out[i].Error = &api.ErrorBody{Code: r.err.Code, Message: r.err.Message}
+			continue
+		}
+		o := s.finishPay(term, r)
 		out[i].Order = &o
 	}
 	return out, nil
@@ -353,8 +367,18 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		}
 		if subtle.ConstantTimeCompare(old.codeHash, p.codeHash) != 1 ||
 			old.amount != req.Amount.Minor || old.currency != req.Amount.Currency {
-			return nil, conflict("order %s exists with another code or amount; use a new merchant order number",
-				req.MerchantOrder)
+			// The code was presented all the same: it is used up, or its
+			// wrong token counted, as anywhere else. Otherwise a reused
+			// order number would let a terminal try tokens unthrottled.
+			pr, err := s.presentCode(t, p, l, now)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.notifyUnpaid(t, term, p, l, pr, "declined", api.ReasonOrderConflict, now); err != nil {
+				return nil, err
+			}
+			return payResult{err: conflict("order %s exists with another code or amount; use a new merchant order number",
+				req.MerchantOrder)}, nil
 		}
 		if old.waitingExpired(now) {
 			if err := s.closeExpired(t, old, now); err != nil {
@@ -462,7 +486,9 @@ type presentation struct {
 // presentCode records that a payment presented a code, whatever becomes of
 // the payment: a right token is used up (even while its enrolment is
 // locked), a wrong one counts towards the lock (RFC 4226 §7.3), and a right
-// one resets that count. l is the payment's lookup.
+// one resets that count. An expired code's counter is retired as well, so
+// that no back-dated offline record can pay with it later. l is the
+// payment's lookup.
 func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (presentation, error) {
 	var pr presentation
 	ver, err := s.verifyIn(t, p, l)
@@ -496,6 +522,11 @@ func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (
 		}
 		t.useCode(key, counter, now.UnixNano())
 		return true, nil
+	}
+	if errors.Is(ver.err, paycode.ErrExpired) {
+		if err := retireCounter(t, key, int64(ver.match.Counter), now); err != nil {
+			return pr, err
+		}
 	}
 	// Throttling, decided here in the single writer so that parallel
 	// guesses from many terminals are all counted.
@@ -540,6 +571,23 @@ func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (
 		}
 	}
 	return pr, nil
+}
+
+// retireCounter marks an expired code's counter used, unless it is already:
+// in the table or earlier in this group.
+func retireCounter(t *txn, key, counter int64, now time.Time) error {
+	if t.codeUsed(key, counter) {
+		return nil
+	}
+	var used bool
+	if err := t.row("SELECT EXISTS (SELECT 1 FROM used_codes WHERE key_id = ? AND counter = ?)",
+		[]any{key, counter}, &used); err != nil {
+		return err
+	}
+	if !used {
+		t.useCode(key, counter, now.UnixNano())
+	}
+	return nil
 }
 
 // notifyUnpaid tells a payer that a payment used up one of their codes

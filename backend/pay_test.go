@@ -230,6 +230,8 @@ func TestBadPayRequests(t *testing.T) {
 		{"UnionPay code", `{"merchant_order":"x","code":"6212345678901234567","amount":{"minor":5,"currency":"CNY"}}`, 400, "UnionPay"},
 		{"empty order", `{"merchant_order":"","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "merchant_order"},
 		{"long order", `{"merchant_order":"` + strings.Repeat("x", 65) + `","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "merchant_order"},
+		{"order named ..", `{"merchant_order":"..","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "cannot be"},
+		{"order named .", `{"merchant_order":".","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "cannot be"},
 		{"order with space", `{"merchant_order":"a b","code":"` + code + `","amount":{"minor":5,"currency":"CNY"}}`, 400, "visible ASCII"},
 		{"WeChat fusion wallet code", `{"merchant_order":"x","code":"160456789012345678","amount":{"minor":5,"currency":"CNY"}}`, 400, "WeChat Pay"},
 		{"online scan time in the future", `{"merchant_order":"x","code":"` + code + `","amount":{"minor":5,"currency":"CNY"},"scan_time":"2030-01-01T00:00:00Z"}`, 400, "later than the backend's time"},
@@ -331,6 +333,20 @@ func TestAuthentication(t *testing.T) {
 	if refusals != len(cases) || !strings.Contains(logs.String(), `"id":"t-nobody"`) ||
 		strings.Contains(logs.String(), fmt.Sprintf("%x", e.tc.Key)) {
 		t.Fatalf("%d refusals logged for %d requests:\n%s", refusals, len(cases), logs.String())
+	}
+	// A flood is counted, not written: at most refusalLogsPerSecond lines
+	// a second, and the next line tells how many were held back.
+	flood := api.AuthorizationHeader(e.tc.ID, wrongKey, "POST", api.PathPay, now, body)
+	for range 20 {
+		send(flood, body)
+	}
+	e.clk.Add(time.Second)
+	send(api.AuthorizationHeader(e.tc.ID, wrongKey, "POST", api.PathPay, e.clk.Now(), body), body)
+	lines := strings.Count(logs.String(), "not authenticated")
+	held := len(cases) + 20 - refusalLogsPerSecond
+	if lines != refusalLogsPerSecond+1 || !strings.Contains(logs.String(), fmt.Sprintf(`"not_logged_before":%d`, held)) {
+		t.Fatalf("%d lines logged for %d refusals, want %d and a count of %d held back:\n%s",
+			lines, len(cases)+21, refusalLogsPerSecond+1, held, logs.String())
 	}
 	if _, err := e.term.Query(e.ctx, "a-1"); !client.IsCode(err, api.ErrNotFound) {
 		t.Fatalf("an order was made: %v", err)

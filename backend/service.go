@@ -53,6 +53,7 @@ const (
 
 type config struct {
 	currency        string
+	currencySet     bool // by WithCurrency: the database must keep this one
 	confirmTimeout  time.Duration
 	offlineWindow   time.Duration
 	futureTolerance time.Duration
@@ -78,8 +79,17 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
-// WithCurrency sets the currency the backend keeps accounts in (default CNY).
-func WithCurrency(code string) Option { return func(s *Service) { s.cfg.currency = code } }
+// WithCurrency sets the currency the backend keeps accounts in. A new
+// database records it (default CNY); an existing one keeps the currency it
+// recorded, and Open fails with ErrCurrencyMismatch if it is another one.
+// Without this option the service takes the database's currency.
+func WithCurrency(code string) Option {
+	return func(s *Service) { s.cfg.currency, s.cfg.currencySet = code, true }
+}
+
+// ErrCurrencyMismatch is returned by Open when WithCurrency names another
+// currency than the one the database keeps its accounts in.
+var ErrCurrencyMismatch = errors.New("currency mismatch")
 
 // WithConfirmTimeout sets how long a payment waits for the payer's
 // confirmation before it closes (default 60 s).
@@ -149,6 +159,9 @@ type Service struct {
 	pwCache   sync.Map // payer id → pwCacheEntry
 	enrols    *enrolCache
 
+	pauth    payerAuth // payer login check slots and lock-outs (payerauth.go)
+	refusals logBudget // how many refused credentials are logged (http.go)
+
 	wake      chan struct{} // nudges the notifier
 	bgCancel  context.CancelFunc
 	bgWG      sync.WaitGroup
@@ -208,8 +221,47 @@ func Open(ctx context.Context, path string, masterKey []byte, opts ...Option) (*
 		s.Close()
 		return nil, err
 	}
+	if err := s.checkCurrency(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
+
+// checkCurrency records the service's currency in a database that has none
+// yet (a new one: an earlier version's database with accounts was given
+// theirs by its migration), and otherwise takes the database's, which
+// WithCurrency, if given, must name.
+func (s *Service) checkCurrency(ctx context.Context) error {
+	res, err := s.w.do1(ctx, func(t *txn) (any, error) {
+		var stored string
+		err := t.row("SELECT value FROM meta WHERE key = 'currency'", nil, &stored)
+		if isNoRows(err) {
+			stored = s.cfg.currency
+			_, err = t.exec("INSERT INTO meta(key, value) VALUES ('currency', ?)", stored)
+		}
+		return stored, err
+	})
+	if err != nil {
+		return fmt.Errorf("reading the database's currency: %w", err)
+	}
+	stored := res.(string)
+	cur, err := money.LookupCurrency(stored)
+	if err != nil || cur.Code != stored {
+		return fmt.Errorf("the database records currency %q, which this backend does not know", stored)
+	}
+	if stored != s.cfg.currency {
+		if s.cfg.currencySet {
+			return fmt.Errorf("%w: the database keeps its accounts in %s, not %s", ErrCurrencyMismatch, stored, s.cfg.currency)
+		}
+		s.cfg.currency = stored
+	}
+	return nil
+}
+
+// Currency is the ISO 4217 code of the currency the database keeps every
+// account in.
+func (s *Service) Currency() string { return s.cfg.currency }
 
 // checkMasterKey seals a known value on first use and opens it afterwards,
 // so that a wrong master key is found at start, not at the first payment.

@@ -18,6 +18,10 @@ import (
 
 // schema is the database layout. Times are Unix nanoseconds, amounts minor
 // units of the backend's currency.
+//
+// meta holds 'key_check' (a value sealed under the master key),
+// 'inbox_delivered' (see outbox) and 'currency', the ISO 4217 code of every
+// account, recorded when the database is made (see Open).
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
@@ -41,7 +45,8 @@ CREATE TABLE IF NOT EXISTS terminals (
 	id         TEXT PRIMARY KEY,
 	merchant   TEXT NOT NULL REFERENCES merchants(id),
 	key_sealed BLOB NOT NULL,
-	created    INTEGER NOT NULL
+	created    INTEGER NOT NULL,
+	revoked    INTEGER            -- NULL while active
 );
 -- Keyed by id alone (WITHOUT ROWID): every payment finds its payer with one
 -- B-tree descent instead of two. Databases made before keep a rowid table,

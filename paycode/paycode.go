@@ -269,8 +269,10 @@ const lookBack = 6 * 60
 // Verify checks c against seed at time at (the verifier's clock, or the
 // terminal's recorded scan time for a payment made offline). It accepts the
 // step within ±Skew of at whose last digit is c.StepDigit, comparing tokens
-// in constant time. A code made for an older step gives ErrExpired, one that
-// matches no step in the last six hours gives ErrInvalid.
+// in constant time. A code made for an older step gives ErrExpired with the
+// step and counter it was made for (so that a verifier can retire that
+// counter too: an expired code must not be revived by a back-dated offline
+// record), one that matches no step in the last six hours gives ErrInvalid.
 func Verify(seed []byte, c Code, at time.Time) (Match, error) {
 	if c.Seq >= SeqPerStep || c.StepDigit > 9 {
 		return Match{}, fmt.Errorf("%w: malformed fields", ErrInvalid)
@@ -298,7 +300,8 @@ func Verify(seed []byte, c Code, at time.Time) (Match, error) {
 		}
 		if subtle.ConstantTimeEq(int32(tok), int32(c.Token)) == 1 {
 			age := time.Duration(now-step) * StepSeconds * time.Second
-			return Match{}, fmt.Errorf("%w: made about %s ago", ErrExpired, age.Round(time.Minute))
+			return Match{Step: step, Counter: Counter(step, int(c.Seq))},
+				fmt.Errorf("%w: made about %s ago", ErrExpired, age.Round(time.Minute))
 		}
 	}
 	return Match{}, ErrInvalid

@@ -105,8 +105,8 @@ func TestGenerateVerify(t *testing.T) {
 		t.Fatalf("two steps later: %v, want ErrExpired", err)
 	}
 	// Photographed and shown an hour later.
-	if _, err := Verify(seed, c, now.Add(time.Hour)); !errors.Is(err, ErrExpired) {
-		t.Fatalf("an hour later: %v, want ErrExpired", err)
+	if m, err := Verify(seed, c, now.Add(time.Hour)); !errors.Is(err, ErrExpired) || m.Step != step || m.Counter != Counter(step, 3) {
+		t.Fatalf("an hour later: %+v %v, want ErrExpired for step %d", m, err, step)
 	}
 	// Another seed (a forger, or a revoked enrolment) fails.
 	if _, err := Verify(testSeed(t), c, now); !errors.Is(err, ErrInvalid) {

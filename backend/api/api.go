@@ -181,6 +181,10 @@ const (
 	ReasonRecordSignature     = "record_signature_invalid"
 	ReasonConfirmationNeeded  = "confirmation_needed" // an offline payment above the password-free limit
 	ReasonCancelled           = "cancelled_by_merchant"
+	// ReasonOrderConflict is only a notification's: a payment whose merchant
+	// order number was taken by another payment was refused (409), and the
+	// code it presented is used up.
+	ReasonOrderConflict = "order_conflict"
 )
 
 // Order is the backend's record of a payment, as every payment endpoint

@@ -2,12 +2,14 @@
 // one SQLite database (docs/api.md), with its administration commands. It
 // runs as the paybackend command and as `tillpay paybackend`.
 //
-//	paybackend serve --db PATH [--listen 127.0.0.1:0] [--addr-file PATH]
+//	paybackend serve --db PATH [--listen 127.0.0.1:0] [--addr-file PATH] [--currency CNY]
 //	paybackend admin merchant add --db PATH --id ID [--name NAME]
 //	paybackend admin terminal add --db PATH --merchant ID
+//	paybackend admin terminal revoke --db PATH --id ID
 //	paybackend admin payer add --db PATH --id ID [--name NAME] (--password PW | --password-stdin)
 //	                           [--limit 1000.00] [--offline-credit 0] [--webhook URL]
 //	paybackend admin payer topup --db PATH --id ID --amount 100.00
+//	paybackend admin payer limits --db PATH --id ID [--limit 500.00] [--offline-credit 20.00]
 //	paybackend admin payer show --db PATH --id ID
 //	paybackend demo-setup --db PATH --out demo.json
 //	paybackend audit --db PATH
@@ -16,6 +18,11 @@
 // key file beside the database, made on first use) and --json where its
 // output is data. serve prints "listening http://HOST:PORT" on stdout once
 // it accepts connections, and stops gracefully on SIGINT or SIGTERM.
+//
+// The database records its currency when it is made (--currency of the
+// command that makes it, default CNY). Amounts are read in that currency;
+// --currency, where a command takes it, must name it, else the command
+// stops and changes nothing.
 package backendcli
 
 import (
@@ -56,9 +63,10 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 const usage = `usage:
-  paybackend serve --db PATH [--listen 127.0.0.1:0] [--addr-file PATH]
+  paybackend serve --db PATH [--listen 127.0.0.1:0] [--addr-file PATH] [--currency CNY]
   paybackend admin merchant add --db PATH --id ID [--name NAME]
   paybackend admin terminal add --db PATH --merchant ID
+  paybackend admin terminal revoke --db PATH --id ID
   paybackend admin payer add --db PATH --id ID [--name NAME] (--password PW | --password-stdin)
                              [--limit 1000.00] [--offline-credit 0] [--webhook URL]
   paybackend admin payer topup --db PATH --id ID --amount 100.00
@@ -103,6 +111,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdMerchantAdd(ctx, args[3:], stdout, stderr, log)
 	case name == "admin terminal add":
 		return cmdTerminalAdd(ctx, args[3:], stdout, stderr, log)
+	case name == "admin terminal revoke":
+		return cmdTerminalRevoke(ctx, args[3:], stdout, stderr, log)
 	case name == "admin payer add":
 		return cmdPayerAdd(ctx, args[3:], stdin, stdout, stderr, log)
 	case name == "admin payer topup":
@@ -163,6 +173,30 @@ func open(ctx context.Context, c *common, log *slog.Logger, opts ...backend.Opti
 	return backend.Open(ctx, c.db, key, append([]backend.Option{backend.WithLogger(log)}, opts...)...)
 }
 
+// currencyFlag adds --currency to fs.
+func currencyFlag(fs *flag.FlagSet, what string) *string {
+	return fs.String("currency", "", what+": the database's (default), which it must be if given; "+
+		"a new database is made in it (else in "+money.DefaultCurrency+")")
+}
+
+// withCurrency is the Open option for --currency: none if it was not
+// given, so that the database's currency applies.
+func withCurrency(code string) []backend.Option {
+	if code == "" {
+		return nil
+	}
+	return []backend.Option{backend.WithCurrency(code)}
+}
+
+// amountsIn is the currency a command reads its amounts in: --currency if
+// given (Open made sure it is the database's), else the database's.
+func amountsIn(svc *backend.Service, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return svc.Currency()
+}
+
 // serveGCPercent is the garbage collector's target (GOGC) while serving,
 // unless GOGC is set. The server's live heap is small (a few MiB) while
 // every request allocates some 20 KiB (HTTP, JSON, SQL), so with the
@@ -176,7 +210,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	fs := newFlags("serve", stderr, &c, false)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (port 0: any free port)")
 	addrFile := fs.String("addr-file", "", "also write the bound address (http://host:port) to this file")
-	currency := fs.String("currency", money.DefaultCurrency, "currency of all accounts")
+	currency := currencyFlag(fs, "currency of all accounts")
 	confirm := fs.Duration("confirm-timeout", backend.DefaultConfirmTimeout, "how long a payment waits for the payer's confirmation")
 	window := fs.Duration("offline-window", backend.DefaultOfflineWindow, "how old an uploaded offline payment may be")
 	sweep := fs.Duration("sweep-interval", backend.DefaultSweepInterval, "how often unconfirmed payments are closed")
@@ -186,8 +220,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
 	}
-	svc, err := open(ctx, &c, log, backend.WithCurrency(*currency), backend.WithConfirmTimeout(*confirm),
-		backend.WithOfflineWindow(*window), backend.WithSweepInterval(*sweep))
+	svc, err := open(ctx, &c, log, append(withCurrency(*currency), backend.WithConfirmTimeout(*confirm),
+		backend.WithOfflineWindow(*window), backend.WithSweepInterval(*sweep))...)
 	if err != nil {
 		return err
 	}
@@ -270,6 +304,30 @@ func cmdTerminalAdd(ctx context.Context, args []string, stdout, stderr io.Writer
 	return printOut(stdout, c.json, tc, fmt.Sprintf("terminal %s\nkey %s", tc.ID, tc.KeyHex))
 }
 
+func cmdTerminalRevoke(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	var c common
+	fs := newFlags("admin terminal revoke", stderr, &c, true)
+	id := fs.String("id", "", "terminal id")
+	if err := parse(fs, args, &c); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usageError{"admin terminal revoke: --id is required"}
+	}
+	svc, err := open(ctx, &c, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	at, err := svc.RevokeTerminal(ctx, *id)
+	if err != nil {
+		return err
+	}
+	return printOut(stdout, c.json, map[string]any{"id": *id, "revoked": at},
+		fmt.Sprintf("terminal %s revoked at %s; a running backend refuses it within %s",
+			*id, at.Format(time.RFC3339), backend.TerminalCacheLifetime))
+}
+
 func cmdPayerAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Logger) error {
 	var c common
 	fs := newFlags("admin payer add", stderr, &c, true)
@@ -281,7 +339,7 @@ func cmdPayerAdd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		"password-free limit: larger payments wait for the payer's confirmation")
 	credit := fs.String("offline-credit", "0", "how far below zero offline payments may take the balance")
 	webhook := fs.String("webhook", "", "URL that receives the payer's notifications (POST JSON)")
-	currency := fs.String("currency", money.DefaultCurrency, "currency of the amounts")
+	currency := currencyFlag(fs, "currency of the amounts")
 	if err := parse(fs, args, &c); err != nil {
 		return err
 	}
@@ -292,21 +350,22 @@ func cmdPayerAdd(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		*pw = strings.TrimRight(line, "\r\n")
 	}
-	lim, err := parseLimit("--limit", *limit, *currency)
-	if err != nil {
-		return err
-	}
-	cred, err := parseLimit("--offline-credit", *credit, *currency)
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, &c, log, backend.WithCurrency(*currency))
+	svc, err := open(ctx, &c, log, withCurrency(*currency)...)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	cur := amountsIn(svc, *currency)
+	lim, err := parseLimit("--limit", *limit, cur)
+	if err != nil {
+		return err
+	}
+	cred, err := parseLimit("--offline-credit", *credit, cur)
+	if err != nil {
+		return err
+	}
 	if err := svc.AddPayer(ctx, backend.NewPayer{ID: *id, Name: *name, Password: *pw,
-		PasswordFreeLimit: lim, OfflineCredit: cred, Webhook: *webhook}); err != nil {
+		PasswordFreeLimit: lim, OfflineCredit: cred, Webhook: *webhook, Currency: cur}); err != nil {
 		return err
 	}
 	info, err := svc.ShowPayer(ctx, *id)
@@ -333,19 +392,19 @@ func cmdPayerTopup(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs := newFlags("admin payer topup", stderr, &c, true)
 	id := fs.String("id", "", "payer id")
 	amount := fs.String("amount", "", "amount to add, such as 100.00")
-	currency := fs.String("currency", money.DefaultCurrency, "currency of the amount")
+	currency := currencyFlag(fs, "currency of the amount")
 	if err := parse(fs, args, &c); err != nil {
 		return err
 	}
-	a, err := money.Parse(*amount, *currency)
-	if err != nil {
-		return usageError{fmt.Sprintf("--amount: %v", err)}
-	}
-	svc, err := open(ctx, &c, log, backend.WithCurrency(*currency))
+	svc, err := open(ctx, &c, log, withCurrency(*currency)...)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	a, err := money.Parse(*amount, amountsIn(svc, *currency))
+	if err != nil {
+		return usageError{fmt.Sprintf("--amount: %v", err)}
+	}
 	bal, err := svc.TopUp(ctx, *id, a)
 	if err != nil {
 		return err
@@ -360,11 +419,19 @@ func cmdPayerLimits(ctx context.Context, args []string, stdout, stderr io.Writer
 	id := fs.String("id", "", "payer id")
 	limit := fs.String("limit", "", "new password-free limit: larger payments wait for the payer's confirmation")
 	credit := fs.String("offline-credit", "", "new offline credit: how far below zero offline payments may take the balance")
-	currency := fs.String("currency", money.DefaultCurrency, "currency of the amounts")
+	currency := currencyFlag(fs, "currency of the amounts")
 	if err := parse(fs, args, &c); err != nil {
 		return err
 	}
-	var l backend.PayerLimits
+	if *limit == "" && *credit == "" {
+		return usageError{"admin payer limits: give --limit, --offline-credit or both"}
+	}
+	svc, err := open(ctx, &c, log, withCurrency(*currency)...)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	l := backend.PayerLimits{Currency: amountsIn(svc, *currency)}
 	for _, f := range []struct {
 		name, text string
 		dst        **int64
@@ -372,20 +439,12 @@ func cmdPayerLimits(ctx context.Context, args []string, stdout, stderr io.Writer
 		if f.text == "" {
 			continue
 		}
-		v, err := parseLimit(f.name, f.text, *currency)
+		v, err := parseLimit(f.name, f.text, l.Currency)
 		if err != nil {
 			return err
 		}
 		*f.dst = &v
 	}
-	if l.PasswordFreeLimit == nil && l.OfflineCredit == nil {
-		return usageError{"admin payer limits: give --limit, --offline-credit or both"}
-	}
-	svc, err := open(ctx, &c, log, backend.WithCurrency(*currency))
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
 	if err := svc.SetPayerLimits(ctx, *id, l); err != nil {
 		return err
 	}
