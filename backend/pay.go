@@ -48,6 +48,7 @@ func (s *Service) checkAmount(a money.Amount) error {
 // payPrep is a validated payment, ready for the writer, with its code
 // verified if its enrolment was in the cache.
 type payPrep struct {
+	term     *Terminal // the terminal that sent it
 	req      api.PayRequest
 	code     paycode.Code
 	codeHash []byte
@@ -151,7 +152,7 @@ func (s *Service) prepare(ctx context.Context, term *Terminal, req api.PayReques
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(req.Code))
-	p := &payPrep{req: req, code: code, codeHash: sum[:]}
+	p := &payPrep{term: term, req: req, code: code, codeHash: sum[:]}
 	// An offline record is checked at its scan time. One refused before
 	// that time is trusted (its signature does not match, or the time is
 	// outside the window) still presents its code, checked at the backend's
@@ -549,8 +550,10 @@ func (s *Service) presentCode(t *txn, p *payPrep, l *payLooked, now time.Time) (
 		if n >= s.cfg.maxFailures {
 			lock := min(time.Duration(n-s.cfg.maxFailures+1)*s.cfg.lockStep, maxLock)
 			until = now.Add(lock).UnixNano()
+			// The terminal and merchant tell an operator where the guesses
+			// come from: a terminal that locks payers out can be revoked.
 			s.log.Warn("payer locked after wrong codes", "payer", pr.payer, "key_id", p.code.KeyID,
-				"failures", n, "until", time.Unix(0, until).UTC())
+				"failures", n, "until", time.Unix(0, until).UTC(), "terminal", p.term.ID, "merchant", p.term.Merchant)
 		}
 		if _, err := t.exec("UPDATE enrolments SET failures = ?, locked_until = ? WHERE key_id = ?",
 			n, until, key); err != nil {

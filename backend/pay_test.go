@@ -127,10 +127,16 @@ func TestExpiredForgedAndRevokedCodes(t *testing.T) {
 }
 
 func TestThrottling(t *testing.T) {
-	e := newEnv(t, WithThrottle(5, time.Minute))
+	logs := &lockedbuf.Buffer{}
+	e := newEnv(t, WithThrottle(5, time.Minute), WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
 	w := e.payer("dave", 10_000)
 	for i := range 5 {
 		wantStatus(t, e.pay("d-"+string(rune('a'+i)), e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
+	}
+	// The lock is logged with where the guesses came from.
+	if l := logs.String(); !strings.Contains(l, "payer locked after wrong codes") ||
+		!strings.Contains(l, `"terminal":"`+e.tc.ID+`"`) || !strings.Contains(l, `"merchant":"shop"`) {
+		t.Fatalf("lock log:\n%s", l)
 	}
 	// Locked: even a good code is refused now, and it is consumed.
 	good := e.code(w)
