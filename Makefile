@@ -63,13 +63,9 @@ bench: $(WORKSPACE)
 	$(GO) test -run '^$$' -bench 'PayHTTP/ratio' -benchtime 60000x ./backend
 	bash bench/serial/run.sh
 
-## fuzz: run every fuzz target for FUZZTIME each
+## fuzz: run every fuzz target for FUZZTIME each (a duration, or a count such as 200000x)
 fuzz: $(WORKSPACE)
-	@for pkg in $$($(GO) list $(PKGS)); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; \
-	done
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh $(PKGS)
 
 clean:
 	rm -rf $(BIN) .build
