@@ -255,8 +255,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // checkEmptyBody refuses a body on a request that takes none: an empty
 // body, or an empty JSON object, is all it may have.
 func checkEmptyBody(body []byte) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return nil
+	}
+	if trimmed[0] != '{' { // null, arrays and the rest decode into nothing too
+		return badRequest("this request takes no body (or {})")
 	}
 	if err := decodeStrict(body, &struct{}{}); err != nil {
 		var e *Error

@@ -178,13 +178,15 @@ func statusMessage(status string) string {
 }
 
 func throttledMessage(left time.Duration) string {
+	return "Too many wrong codes for this payer; try again in " + minutesText(left)
+}
+
+// minutesText is a wait in whole minutes, rounded up: "1 minute", "3
+// minutes".
+func minutesText(left time.Duration) string {
 	n := int(math.Ceil(left.Minutes()))
-	if n < 1 {
-		n = 1
+	if n <= 1 {
+		return "1 minute"
 	}
-	unit := "minutes"
-	if n == 1 {
-		unit = "minute"
-	}
-	return fmt.Sprintf("Too many wrong codes for this payer; try again in %d %s", n, unit)
+	return fmt.Sprintf("%d minutes", n)
 }

@@ -185,7 +185,7 @@ func TestCancelTakesNoBody(t *testing.T) {
 	w := e.payer("lin", 10_000)
 	wantStatus(t, e.pay("l-1", e.code(w), 3_000), api.StatusPaid, "")
 	path := api.PathOrders + "l-1/cancel"
-	for _, body := range []string{`{"x":1}`, `[]`, `{} {}`, `nonsense`} {
+	for _, body := range []string{`{"x":1}`, `[]`, `null`, `{} {}`, `nonsense`} {
 		if status, msg := rawPay(t, e, path, []byte(body)); status != http.StatusBadRequest || !strings.Contains(msg, "takes no body") {
 			t.Fatalf("cancel with body %s: %d %q, want 400", body, status, msg)
 		}

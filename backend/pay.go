@@ -86,7 +86,7 @@ func (s *Service) validatePay(req api.PayRequest) (paycode.Code, error) {
 	if err != nil {
 		var fe *paycode.ForeignError
 		if errors.As(err, &fe) {
-			return code, badRequest("code: this is a %s payment code; this backend takes tillpay codes only", fe.Provider)
+			return code, badRequest("code: this is %s payment code; this backend takes tillpay codes only", fe.Provider.WithArticle())
 		}
 		return code, badRequest("code: %v", err)
 	}

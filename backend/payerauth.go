@@ -183,17 +183,9 @@ func (s *Service) dummyHash() string {
 
 // lockedError refuses a login while the payer is locked.
 func lockedError(until, now time.Time) *Error {
-	left := until.Sub(now)
-	var in string
-	if left > time.Minute {
-		m := int((left + time.Minute - 1) / time.Minute)
-		in = fmt.Sprintf("%d minutes", m)
-	} else {
-		in = fmt.Sprintf("%d seconds", int((left+time.Second-1)/time.Second))
-	}
 	return &Error{http.StatusUnauthorized, api.ErrUnauthorized,
 		fmt.Sprintf("too many wrong passwords for this payer; try again in %s (after %s)",
-			in, until.UTC().Format(time.RFC3339))}
+			minutesText(until.Sub(now)), until.UTC().Format(time.RFC3339))}
 }
 
 // authenticatePayer checks a payer's password.

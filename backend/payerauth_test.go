@@ -187,7 +187,7 @@ func TestPayerAuthLocksAfterFailures(t *testing.T) {
 	fail(4)
 	e.mustLogin("alice", w.pw+"x", 401)
 	locked()
-	if !strings.Contains(e.mustLogin("alice", w.pw, 401).Message, "try again in 60 seconds") {
+	if !strings.Contains(e.mustLogin("alice", w.pw, 401).Message, "try again in 1 minute") {
 		t.Fatal("the lock is not 1 minute")
 	}
 

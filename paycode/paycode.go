@@ -90,7 +90,19 @@ const (
 type ForeignError struct{ Provider Provider }
 
 func (e *ForeignError) Error() string {
-	return fmt.Sprintf("this is a %s payment code; this till takes tillpay codes only", e.Provider)
+	return fmt.Sprintf("this is %s payment code; this till takes tillpay codes only", e.Provider.WithArticle())
+}
+
+// WithArticle is the provider's name after "a" or "an": "an Alipay",
+// "a WeChat Pay", "a UnionPay".
+func (p Provider) WithArticle() string {
+	if p == "" {
+		return "a"
+	}
+	if strings.ContainsRune("AEIO", rune(p[0])) {
+		return "an " + string(p)
+	}
+	return "a " + string(p)
 }
 
 // Unwrap makes errors.Is(err, ErrForeign) true.

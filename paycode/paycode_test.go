@@ -269,3 +269,16 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// A foreign code's error names its provider with the right article.
+func TestForeignErrorReads(t *testing.T) {
+	for code, want := range map[string]string{
+		"28763443825664394":   "this is an Alipay payment code",
+		"134650328919428540":  "this is a WeChat Pay payment code",
+		"6212345678901234567": "this is a UnionPay payment code",
+	} {
+		if _, err := Parse(code); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Parse(%s): %v, want %q…", code, err, want)
+		}
+	}
+}
