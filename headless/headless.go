@@ -46,9 +46,11 @@ func Run(ctx context.Context, opt Options) error {
 	w := &writer{enc: json.NewEncoder(opt.Out)}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	pumped := make(chan struct{}) // closed when the events end
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(pumped)
 		for {
 			select {
 			case ev, ok := <-events:
@@ -62,6 +64,18 @@ func Run(ctx context.Context, opt Options) error {
 		}
 	}()
 	defer func() {
+		// Write what the till said before the session ended (the answer
+		// to a last command, the ready event of a session with no input),
+		// then stop.
+		if opt.Till != nil {
+			opt.Till.Finish(events)
+			t := time.NewTimer(flushTimeout)
+			select {
+			case <-pumped:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		close(stop)
 		wg.Wait()
 		unsubscribe()
@@ -101,6 +115,10 @@ func Run(ctx context.Context, opt Options) error {
 		}
 	}
 }
+
+// flushTimeout bounds how long a session that ends waits for the events
+// emitted before it ended to be written.
+const flushTimeout = 2 * time.Second
 
 // writer serialises event lines.
 type writer struct {

@@ -207,3 +207,28 @@ func TestHeadlessBadCommands(t *testing.T) {
 		t.Fatalf("help %+v", ev)
 	}
 }
+
+// A session that ends writes what the till said before: the ready event,
+// and the answer to the last command before quit, even when both lines
+// arrive at once and nobody reads the output until the end.
+func TestLastAnswersBeforeQuit(t *testing.T) {
+	for i := range 5 {
+		s := start(t)
+		if _, err := io.WriteString(s.in, "status\nquit\n"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("quit did not end the session")
+		}
+		var kinds []string
+		for ev := range s.events {
+			kinds = append(kinds, ev.Event)
+		}
+		got := strings.Join(kinds, " ")
+		if !strings.Contains(got, till.EventReady) || !strings.Contains(got, till.EventSync) || !strings.Contains(got, till.EventStatus) {
+			t.Fatalf("run %d: events %q, want ready, sync and status", i, got)
+		}
+	}
+}

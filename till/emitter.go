@@ -81,6 +81,29 @@ func (e *emitter) emit(ev Event) {
 	}
 }
 
+// finish ends the subscription whose channel is out once the events queued
+// for it so far are delivered: later events are not queued, and out is
+// closed after the last. An unknown or ended subscription is left alone.
+func (e *emitter) finish(out <-chan Event) {
+	e.mu.Lock()
+	var sub *subscriber
+	for s := range e.subs {
+		if (<-chan Event)(s.out) == out {
+			sub = s
+			delete(e.subs, s)
+			break
+		}
+	}
+	e.mu.Unlock()
+	if sub == nil {
+		return
+	}
+	sub.mu.Lock()
+	sub.closed = true
+	sub.mu.Unlock()
+	sub.cond.Broadcast()
+}
+
 // close ends every subscription after its queued events are delivered.
 func (e *emitter) close() {
 	e.mu.Lock()

@@ -165,6 +165,12 @@ func (alwaysOnline) Report(error)    {}
 // the subscription. Events queue without bound until read.
 func (t *Till) Subscribe() (<-chan Event, func()) { return t.events.subscribe() }
 
+// Finish ends the subscription events once the events already emitted to
+// it are delivered: events is closed after the last of them. A face that
+// ends (headless on quit) calls it so that the answer to its last command
+// is not lost; the cancel function Subscribe gave still frees it.
+func (t *Till) Finish(events <-chan Event) { t.events.finish(events) }
+
 func (t *Till) emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = t.clk.Now()
