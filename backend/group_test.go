@@ -225,7 +225,7 @@ func TestGroupUndoesFailedOperation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &writeOp{batch: true, fn: func(t *txn) (any, error) { return e.svc.payOp(t, term, p) }}
+		return &writeOp{batch: true, fn: func(t *txn) (any, error) { return e.svc.payOp(t, p) }}
 	}
 	c1, err := paycode.Parse(codes[1])
 	if err != nil {

@@ -9,34 +9,21 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"tillpay/backend/api"
 	"tillpay/backend/client"
+	"tillpay/internal/clock"
 	"tillpay/money"
 	"tillpay/paycode"
 )
-
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a backend on a real SQLite file behind a real HTTP server.
 type env struct {
 	t     *testing.T
 	svc   *Service
-	clk   *clock
+	clk   *clock.Fake
 	srv   *httptest.Server
 	term  *client.Terminal
 	tc    TerminalCredentials
@@ -57,7 +44,7 @@ func newEnv(t *testing.T, opts ...Option) *env {
 func newEnvIn(t *testing.T, dir string, opts ...Option) *env {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2025, 3, 1, 10, 0, 30, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2025, 3, 1, 10, 0, 30, 0, time.UTC))
 	key := make([]byte, 32)
 	rand.Read(key)
 	all := append([]Option{WithClock(clk.Now), WithPasswordIterations(1000)}, opts...)

@@ -259,15 +259,9 @@ func checkEmptyBody(body []byte) error {
 	if len(trimmed) == 0 {
 		return nil
 	}
-	if trimmed[0] != '{' { // null, arrays and the rest decode into nothing too
-		return badRequest("this request takes no body (or {})")
-	}
-	if err := decodeStrict(body, &struct{}{}); err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			err = errors.New(e.Message)
-		}
-		return badRequest("this request takes no body (or {}): %v", err)
+	// null and arrays would decode into an empty struct too.
+	if trimmed[0] != '{' || decodeStrict(trimmed, &struct{}{}) != nil {
+		return badRequest("this request takes no body (or {}), not %.40q", trimmed)
 	}
 	return nil
 }

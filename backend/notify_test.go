@@ -61,7 +61,7 @@ func TestNotifications(t *testing.T) {
 			t.Fatalf("inbox %d, webhook %d", len(inbox.Notifications), n)
 		}
 		time.Sleep(5 * time.Millisecond)
-		e.clk.Add(10 * time.Millisecond) // retries are due on the service's clock
+		e.clk.Advance(10 * time.Millisecond) // retries are due on the service's clock
 	}
 	c, _ := parseCode(code)
 	debit := inbox.Notifications[0]

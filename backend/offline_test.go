@@ -215,7 +215,7 @@ func TestConflictingOrderPresentsItsCode(t *testing.T) {
 	if failures != e.svc.cfg.maxFailures || locked <= e.clk.Now().UnixNano() {
 		t.Fatalf("after %d wrong tokens under a taken order number: failures %d, locked until %d", e.svc.cfg.maxFailures, failures, locked)
 	}
-	e.clk.Add(time.Hour) // past the lock
+	e.clk.Advance(time.Hour) // past the lock
 	fresh := e.code(w)
 	if _, err := e.term.Pay(e.ctx, api.PayRequest{MerchantOrder: "taken", Code: fresh, Amount: cny(100)}); !client.IsCode(err, api.ErrConflict) {
 		t.Fatalf("a right code under a taken order number: %v, want conflict", err)

@@ -50,7 +50,7 @@ func TestPayerConfirmation(t *testing.T) {
 
 	// Not confirmed in time: closed lazily on query.
 	wantStatus(t, e.pay("h-3", e.code(w), 120_000), api.StatusWaitingPayer, "")
-	e.clk.Add(61 * time.Second)
+	e.clk.Advance(61 * time.Second)
 	q, _ = e.term.Query(e.ctx, "h-3")
 	wantStatus(t, q, api.StatusCancelled, api.ReasonPayerTimeout)
 	e.payerCall(w, http.MethodPost, api.PathConfirm, api.ConfirmRequest{Order: "shop/h-3", Approve: true}, &conf)
@@ -58,7 +58,7 @@ func TestPayerConfirmation(t *testing.T) {
 
 	// ... and by the sweeper.
 	wantStatus(t, e.pay("h-4", e.code(w), 120_000), api.StatusWaitingPayer, "")
-	e.clk.Add(61 * time.Second)
+	e.clk.Advance(61 * time.Second)
 	if n, err := e.svc.Sweep(e.ctx); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
@@ -81,7 +81,7 @@ func TestSweeperGoroutine(t *testing.T) {
 	e.svc.Start()
 	w := e.payer("jon", 500_000)
 	wantStatus(t, e.pay("j-1", e.code(w), 200_000), api.StatusWaitingPayer, "")
-	e.clk.Add(2 * time.Second)
+	e.clk.Advance(2 * time.Second)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var status string

@@ -212,7 +212,7 @@ func (s *Service) Pay(ctx context.Context, term *Terminal, req api.PayRequest) (
 	if err != nil {
 		return api.Order{}, err
 	}
-	ops, err := s.w.doPay(ctx, func(t *txn) (any, error) { return s.payOp(t, term, p) })
+	ops, err := s.w.doPay(ctx, func(t *txn) (any, error) { return s.payOp(t, p) })
 	if err != nil {
 		return api.Order{}, err
 	}
@@ -260,7 +260,7 @@ func (s *Service) PayBatch(ctx context.Context, term *Terminal, reqs []api.PayRe
 			out[i].Error = &api.ErrorBody{Code: e.Code, Message: e.Message}
 			continue
 		}
-		fns = append(fns, func(t *txn) (any, error) { return s.payOp(t, term, p) })
+		fns = append(fns, func(t *txn) (any, error) { return s.payOp(t, p) })
 		idx = append(idx, i)
 	}
 	if len(fns) == 0 {
@@ -324,7 +324,8 @@ type payLooked struct {
 }
 
 // payOp decides and records a payment inside the writer's transaction.
-func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
+func (s *Service) payOp(t *txn, p *payPrep) (any, error) {
+	term := p.term
 	now := s.now()
 	req := p.req
 	l := &payLooked{}
@@ -361,7 +362,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := s.notifyUnpaid(t, term, p, l, pr, "cancelled", api.ReasonCancelled, now); err != nil {
+			if err := s.notifyUnpaid(t, p, l, pr, "cancelled", api.ReasonCancelled, now); err != nil {
 				return nil, err
 			}
 			return payResult{order: old}, nil
@@ -375,7 +376,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := s.notifyUnpaid(t, term, p, l, pr, "declined", api.ReasonOrderConflict, now); err != nil {
+			if err := s.notifyUnpaid(t, p, l, pr, "declined", api.ReasonOrderConflict, now); err != nil {
 				return nil, err
 			}
 			return payResult{err: conflict("order %s exists with another code or amount; use a new merchant order number",
@@ -429,7 +430,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		if err := insertOrder(t, o); err != nil {
 			return nil, err
 		}
-		if err := s.notifyUnpaid(t, term, p, l, pr, "declined", reason, now); err != nil {
+		if err := s.notifyUnpaid(t, p, l, pr, "declined", reason, now); err != nil {
 			return nil, err
 		}
 		return payResult{order: o, fresh: true}, nil
@@ -451,7 +452,7 @@ func (s *Service) payOp(t *txn, term *Terminal, p *payPrep) (any, error) {
 		if err := insertOrder(t, o); err != nil {
 			return nil, err
 		}
-		if err := s.notifyUnpaid(t, term, p, l, pr, "waiting", "", now); err != nil {
+		if err := s.notifyUnpaid(t, p, l, pr, "waiting", "", now); err != nil {
 			return nil, err
 		}
 		return payResult{order: o, fresh: true}, nil
@@ -598,12 +599,12 @@ func retireCounter(t *txn, key, counter int64, now time.Time) error {
 // "cancelled"), so that their wallet moves on to a fresh code at once, as
 // a debit makes it do. A presentation that used nothing up (a wrong,
 // expired or already used code) tells nobody.
-func (s *Service) notifyUnpaid(t *txn, term *Terminal, p *payPrep, l *payLooked, pr presentation, kind, reason string, now time.Time) error {
+func (s *Service) notifyUnpaid(t *txn, p *payPrep, l *payLooked, pr presentation, kind, reason string, now time.Time) error {
 	if !pr.used {
 		return nil
 	}
 	return s.deferNotification(t, pr.payer, l.hook.Int64 != 0, &api.Notification{
-		Kind: kind, Reason: reason, Order: term.Merchant + "/" + p.req.MerchantOrder, Merchant: term.MerchantName,
+		Kind: kind, Reason: reason, Order: p.term.Merchant + "/" + p.req.MerchantOrder, Merchant: p.term.MerchantName,
 		Amount:  p.req.Amount,
 		Balance: money.Amount{Minor: l.balance.Int64 + t.pendingDelta(l.acc.Int64), Currency: p.req.Amount.Currency},
 		Time:    now.UTC(),

@@ -145,7 +145,7 @@ func TestThrottling(t *testing.T) {
 	if o.Message != "Too many wrong codes for this payer; try again in 1 minute" {
 		t.Fatalf("message %q", o.Message)
 	}
-	e.clk.Add(61 * time.Second)
+	e.clk.Advance(61 * time.Second)
 	wantStatus(t, e.pay("d-good2", good, 100), api.StatusDeclined, api.ReasonCodeUsed)
 	// The sixth failure locks for two steps.
 	wantStatus(t, e.pay("d-f6", e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
@@ -154,7 +154,7 @@ func TestThrottling(t *testing.T) {
 	if !strings.Contains(o.Message, "2 minutes") {
 		t.Fatalf("message %q", o.Message)
 	}
-	e.clk.Add(2*time.Minute + time.Second)
+	e.clk.Advance(2*time.Minute + time.Second)
 	// A good code succeeds and resets the count.
 	wantStatus(t, e.pay("d-ok", e.code(w), 100), api.StatusPaid, "")
 	if p, _ := e.svc.ShowPayer(e.ctx, "dave"); p.Failures != 0 || p.LockedUntil != nil {
@@ -281,7 +281,7 @@ func TestOnlineScanTime(t *testing.T) {
 	// the code unused.
 	ahead.ScanTime = time.Time{}
 	wantStatus(t, e.payReq(ahead), api.StatusPaid, "")
-	e.clk.Add(DefaultOfflineWindow + time.Hour)
+	e.clk.Advance(DefaultOfflineWindow + time.Hour)
 	again, err := e.term.Pay(e.ctx, req)
 	if err != nil || again.Status != api.StatusPaid || !again.ScanTime.Equal(scan) {
 		t.Fatalf("resend after the window: %+v %v, want the stored paid order", again, err)
@@ -346,7 +346,7 @@ func TestAuthentication(t *testing.T) {
 	for range 20 {
 		send(flood, body)
 	}
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	send(api.AuthorizationHeader(e.tc.ID, wrongKey, "POST", api.PathPay, e.clk.Now(), body), body)
 	lines := strings.Count(logs.String(), "not authenticated")
 	held := len(cases) + 20 - refusalLogsPerSecond
@@ -398,7 +398,7 @@ func TestCodeVerifiedInWriterOnCacheMiss(t *testing.T) {
 	wantStatus(t, e.pay("e-4", e.forged(w), 100), api.StatusDeclined, api.ReasonCodeInvalid)
 	cold()
 	wantStatus(t, e.pay("e-5", e.code(w), 100), api.StatusDeclined, api.ReasonThrottled)
-	e.clk.Add(61 * time.Second)
+	e.clk.Advance(61 * time.Second)
 	// An offline record is verified at its scan time.
 	at := e.clk.Now().Add(-5 * time.Hour)
 	rec := e.term.SignRecord(api.PayRequest{MerchantOrder: "e-6", Code: e.codeAt(w, at), Amount: cny(200),

@@ -196,19 +196,19 @@ func TestPayerAuthLocksAfterFailures(t *testing.T) {
 		t.Fatalf("payment during the lock: %s/%s", o.Status, o.Reason)
 	}
 
-	e.clk.Add(59 * time.Second)
+	e.clk.Advance(59 * time.Second)
 	locked()
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	checked()
 
 	// The success reset the count: 5 failures lock for 1 minute again; one
 	// more after it doubles the lock.
 	fail(5)
-	e.clk.Add(time.Minute)
+	e.clk.Advance(time.Minute)
 	fail(1)
-	e.clk.Add(time.Minute + 59*time.Second)
+	e.clk.Advance(time.Minute + 59*time.Second)
 	locked()
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 
 	// Further failures double the lock up to 15 minutes.
 	var got []time.Duration
@@ -219,7 +219,7 @@ func TestPayerAuthLocksAfterFailures(t *testing.T) {
 			t.Fatal("not locked after a failure past the limit")
 		}
 		got = append(got, until.Sub(e.clk.Now()))
-		e.clk.Add(until.Sub(e.clk.Now()))
+		e.clk.Advance(until.Sub(e.clk.Now()))
 	}
 	want := []time.Duration{4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute}
 	for i := range want {
@@ -268,7 +268,7 @@ func TestPayerAuthForgetsOldFailures(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d failure records, want 1 (unknown ids are not kept)", n)
 	}
-	e.clk.Add(time.Minute + payerLoginForget + time.Second)
+	e.clk.Advance(time.Minute + payerLoginForget + time.Second)
 	e.mustLogin("bob", "wrong-password", 401) // sweeps
 	if n := count(); n != 1 {
 		t.Fatalf("%d failure records after the sweep, want 1 (bob's)", n)

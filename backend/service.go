@@ -217,23 +217,38 @@ func Open(ctx context.Context, path string, masterKey []byte, opts ...Option) (*
 		return nil, err
 	}
 	s.w = newWriter(s.st, s.m.observeCommit, s.log)
-	if err := s.checkMasterKey(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.checkCurrency(ctx); err != nil {
+	if err := s.checkMeta(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// checkCurrency records the service's currency in a database that has none
-// yet (a new one: an earlier version's database with accounts was given
-// theirs by its migration), and otherwise takes the database's, which
-// WithCurrency, if given, must name.
-func (s *Service) checkCurrency(ctx context.Context) error {
+// checkMeta checks, in one transaction at start, what the database records
+// about itself, and records it on first use:
+//   - the master key: a known value sealed under it must open, so that a
+//     wrong key is found now, not at the first payment;
+//   - the currency: a database without one (a new one: an earlier
+//     version's database with accounts was given theirs by its migration)
+//     records the service's; otherwise the service takes the database's,
+//     which WithCurrency, if given, must name.
+func (s *Service) checkMeta(ctx context.Context) error {
+	const probe = "tillpay master key check"
 	res, err := s.w.do1(ctx, func(t *txn) (any, error) {
+		var box []byte
+		switch err := t.row("SELECT value FROM meta WHERE key = 'key_check'", nil, &box); {
+		case err == nil:
+			if plain, err := s.seal.open(box, "meta:key_check"); err != nil || string(plain) != probe {
+				return nil, ErrWrongMasterKey
+			}
+		case isNoRows(err):
+			if _, err := t.exec("INSERT INTO meta(key, value) VALUES ('key_check', ?)",
+				s.seal.seal([]byte(probe), "meta:key_check")); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
 		var stored string
 		err := t.row("SELECT value FROM meta WHERE key = 'currency'", nil, &stored)
 		if isNoRows(err) {
@@ -242,8 +257,11 @@ func (s *Service) checkCurrency(ctx context.Context) error {
 		}
 		return stored, err
 	})
+	if errors.Is(err, ErrWrongMasterKey) {
+		return err
+	}
 	if err != nil {
-		return fmt.Errorf("reading the database's currency: %w", err)
+		return fmt.Errorf("reading the database's master key check and currency: %w", err)
 	}
 	stored := res.(string)
 	cur, err := money.LookupCurrency(stored)
@@ -262,29 +280,6 @@ func (s *Service) checkCurrency(ctx context.Context) error {
 // Currency is the ISO 4217 code of the currency the database keeps every
 // account in.
 func (s *Service) Currency() string { return s.cfg.currency }
-
-// checkMasterKey seals a known value on first use and opens it afterwards,
-// so that a wrong master key is found at start, not at the first payment.
-func (s *Service) checkMasterKey(ctx context.Context) error {
-	const probe = "tillpay master key check"
-	_, err := s.w.do1(ctx, func(t *txn) (any, error) {
-		var box []byte
-		err := t.row("SELECT value FROM meta WHERE key = 'key_check'", nil, &box)
-		if err == nil {
-			if plain, err := s.seal.open(box, "meta:key_check"); err != nil || string(plain) != probe {
-				return nil, ErrWrongMasterKey
-			}
-			return nil, nil
-		}
-		if !isNoRows(err) {
-			return nil, err
-		}
-		_, err = t.exec("INSERT INTO meta(key, value) VALUES ('key_check', ?)",
-			s.seal.seal([]byte(probe), "meta:key_check"))
-		return nil, err
-	})
-	return err
-}
 
 // Registry is the Prometheus registry holding the service's metrics.
 func (s *Service) Registry() *prometheus.Registry { return s.cfg.registry }

@@ -56,18 +56,18 @@ func TestRevokeTerminal(t *testing.T) {
 		t.Fatalf("revoked at %v, want %v", at, e.clk.Now())
 	}
 	// Within the lifetime the serving process still trusts its copy.
-	e.clk.Add(TerminalCacheLifetime - time.Second)
+	e.clk.Advance(TerminalCacheLifetime - time.Second)
 	if _, err := e.term.Cancel(e.ctx, "o-2"); err != nil {
 		t.Fatalf("within the cache lifetime: %v", err)
 	}
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	_, err = e.term.Cancel(e.ctx, "o-3")
 	wantAPIError(t, err, http.StatusUnauthorized, "terminal "+e.tc.ID+" was revoked")
 	if _, err := e.svc.Query(e.ctx, &Terminal{Merchant: "shop"}, "o-3"); !isCode(err, api.ErrNotFound) {
 		t.Fatalf("the refused cancel was recorded: %v", err)
 	}
 	// Revoking again is fine and keeps the first time.
-	e.clk.Add(time.Minute)
+	e.clk.Advance(time.Minute)
 	again, err := admin.RevokeTerminal(e.ctx, e.tc.ID)
 	if err != nil || !again.Equal(at) {
 		t.Fatalf("revoking again: %v (%v), want %v", again, err, at)
@@ -114,12 +114,12 @@ func TestTerminalCacheLifetime(t *testing.T) {
 	}
 	rewrite(t, e.dbDir+"/backend.db", "DELETE FROM terminals WHERE id = '"+e.tc.ID+"'")
 	for i := range 3 {
-		e.clk.Add(TerminalCacheLifetime / 4)
+		e.clk.Advance(TerminalCacheLifetime / 4)
 		if _, err := e.term.Cancel(e.ctx, "o-1"); err != nil {
 			t.Fatalf("request %d within the lifetime read the database: %v", i, err)
 		}
 	}
-	e.clk.Add(TerminalCacheLifetime / 4)
+	e.clk.Advance(TerminalCacheLifetime / 4)
 	_, err := e.term.Cancel(e.ctx, "o-1")
 	wantAPIError(t, err, http.StatusUnauthorized, msgSignatureMismatch)
 	// A clock that went back does not extend the lifetime either.
@@ -132,7 +132,7 @@ func TestTerminalCacheLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	rewrite(t, e.dbDir+"/backend.db", "DELETE FROM terminals WHERE id = '"+tc.ID+"'")
-	e.clk.Add(-time.Second)
+	e.clk.Advance(-time.Second)
 	req = signed(t, tc, e.clk.Now(), http.MethodGet, api.PathOrders+"o-1", nil)
 	if _, err := e.svc.AuthenticateTerminal(e.ctx, req, nil); !isCode(err, api.ErrUnauthorized) {
 		t.Fatalf("after the clock went back: %v", err)

@@ -9,30 +9,17 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tillpay/backend"
 	"tillpay/backend/client"
+	"tillpay/internal/clock"
 )
-
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // serveInProcess serves the database at db as `paybackend serve` would, in
 // this process, on clk.
-func serveInProcess(t *testing.T, db string, clk *testClock) string {
+func serveInProcess(t *testing.T, db string, clk *clock.Fake) string {
 	t.Helper()
 	key, err := backend.LoadMasterKey("", db, nil)
 	if err != nil {
@@ -62,7 +49,7 @@ func TestTerminalRevokeCommand(t *testing.T) {
 		t.Fatalf("terminal add: %d %q %s", code, out, stderr)
 	}
 	key, _ := hex.DecodeString(tc.Key)
-	clk := &testClock{t: time.Now()}
+	clk := clock.NewFake(time.Now())
 	url := serveInProcess(t, db, clk)
 	term, err := client.NewTerminal(url, tc.ID, key, client.WithClock(clk.Now))
 	if err != nil {
@@ -81,7 +68,7 @@ func TestTerminalRevokeCommand(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.ID != tc.ID || res.Revoked.IsZero() {
 		t.Fatalf("terminal revoke: %d %q %s", code, out, stderr)
 	}
-	clk.Add(backend.TerminalCacheLifetime)
+	clk.Advance(backend.TerminalCacheLifetime)
 	_, err = term.Cancel(ctx, "o-2")
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Message != "terminal "+tc.ID+" was revoked" {
