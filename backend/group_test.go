@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -525,4 +526,33 @@ fill:
 	if !stored("fill-0") || !stored(fmt.Sprintf("fill-%d", maxGroup-1)) || !stored("after") {
 		t.Fatal("the writes queued before and after were not all stored")
 	}
+}
+
+// Reads that prepare new statements while the service closes (an HTTP
+// server's Close does not wait for its handlers) either run or fail; they
+// never race with Close over the prepared statements (run with -race).
+func TestReadsRacingClose(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				var n int
+				// A new query text each time: each prepares a statement.
+				q := fmt.Sprintf("SELECT %d + COUNT(*) FROM payers", g*1_000_000+i)
+				if err := e.svc.readRowNow(e.ctx, q, nil, &n); err != nil {
+					return // closed
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	for reads.Load() < 200 { // all running
+		runtime.Gosched()
+	}
+	e.svc.Close()
+	wg.Wait()
 }

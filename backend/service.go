@@ -303,7 +303,12 @@ func (s *Service) Close() error {
 			s.bgWG.Wait()
 		}
 		s.w.stop()
+		// Requests may still be running (an HTTP server's Close does not
+		// wait for its handlers): their reads prepare statements under
+		// rmu, so the statements are closed under it too.
+		s.rmu.Lock()
 		err = s.st.close()
+		s.rmu.Unlock()
 	})
 	return err
 }
